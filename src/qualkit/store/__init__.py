@@ -1,0 +1,361 @@
+"""The project store: one SQLite file per study (stdlib ``sqlite3``, WAL, foreign keys).
+
+The store owns persistence only. Other modules read and write through the
+functions here or with SQL inside :meth:`Store.transaction`, one transaction per
+unit of work, so a failure leaves the store exactly as it was.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+import sqlite3
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from .. import __version__
+from ..errors import NotFoundError, StoreError
+from ..transcripts_schema.model import InterviewMetadata, Participant, Transcript, Turn
+from .migrations import MIGRATIONS, SCHEMA_VERSION
+
+
+def utcnow() -> str:
+    """Current UTC time as an ISO 8601 string with seconds precision."""
+    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+
+
+def canonical_json(value: Any) -> str:
+    """JSON with sorted keys and no insignificant whitespace: the basis of content hashes."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def transcript_content_hash(transcript: Transcript) -> str:
+    """Content hash of a transcript: same turns, participant and metadata, same hash."""
+    data = transcript.to_json_dict()
+    data.get("metadata", {}).pop("source_file", None)
+    return sha256_text(canonical_json(data))
+
+
+@dataclass(frozen=True)
+class ImportOutcome:
+    """What storing one transcript did: ``new``, ``new-version`` or ``unchanged``."""
+
+    transcript_id: str
+    status: str
+    version: int
+    pk: int
+
+
+@dataclass(frozen=True)
+class TranscriptRow:
+    pk: int
+    id: str
+    version: int
+    participant_id: str | None
+    source_path: str | None
+    source_format: str
+    word_count: int
+    turn_count: int
+    imported_at: str
+    content_hash: str
+    anonymity_override: dict[str, Any] | None
+
+
+class Store:
+    """A connection to a study's SQLite store, migrated to the current schema."""
+
+    def __init__(self, path: str | Path, *, create: bool = True) -> None:
+        self.path = Path(path)
+        if not create and not self.path.exists():
+            raise StoreError(
+                f"no project store at {self.path}",
+                hint="run `qualkit init` to create a study, or `qualkit transcripts import` to start one",
+            )
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.conn = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+        except sqlite3.Error as error:  # pragma: no cover - depends on the file system
+            raise StoreError(f"cannot open the project store {self.path}: {error}") from error
+        self.conn.row_factory = sqlite3.Row
+        self.conn.execute("PRAGMA foreign_keys = ON")
+        self.conn.execute("PRAGMA journal_mode = WAL")
+        self.conn.execute("PRAGMA synchronous = NORMAL")
+        self.migrate()
+
+    # -- lifecycle -------------------------------------------------------------------
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def schema_version(self) -> int:
+        return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
+
+    def migrate(self) -> list[str]:
+        """Apply every migration not yet applied, each in its own transaction."""
+        current = self.schema_version
+        if current > SCHEMA_VERSION:
+            raise StoreError(
+                f"the store {self.path} has schema version {current}, newer than this qualkit understands ({SCHEMA_VERSION})",
+                hint="upgrade qualkit",
+            )
+        applied = []
+        for number, migration in enumerate(MIGRATIONS[current:], start=current + 1):
+            with self.transaction() as conn:
+                for statement in _split_sql(migration.sql):
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {number}")
+            applied.append(migration.name)
+        return applied
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One unit of work: commit on success, roll back everything on any error."""
+        if self.conn.in_transaction:  # nested: join the outer transaction
+            yield self.conn
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        else:
+            self.conn.execute("COMMIT")
+
+    def query(self, sql: str, params: Any = ()) -> list[sqlite3.Row]:
+        return self.conn.execute(sql, params).fetchall()
+
+    # -- participants ----------------------------------------------------------------
+    def upsert_participant(self, participant: Participant) -> None:
+        """Insert or update a participant; attributes already known are kept unless given."""
+        with self.transaction() as conn:
+            existing = conn.execute("SELECT * FROM participants WHERE id = ?", (participant.id,)).fetchone()
+            values = participant.model_dump()
+            if existing is not None:
+                for key in ("role", "company_size", "sector", "years_experience"):
+                    if values[key] is None:
+                        values[key] = existing[key]
+                merged = json.loads(existing["attributes"])
+                merged.update(values["attributes"])
+                values["attributes"] = merged
+            conn.execute(
+                """INSERT INTO participants (id, role, company_size, sector, years_experience, attributes)
+                   VALUES (:id, :role, :company_size, :sector, :years_experience, :attributes)
+                   ON CONFLICT(id) DO UPDATE SET role = excluded.role, company_size = excluded.company_size,
+                     sector = excluded.sector, years_experience = excluded.years_experience,
+                     attributes = excluded.attributes""",
+                {**values, "attributes": canonical_json(values["attributes"])},
+            )
+
+    def participants(self) -> list[Participant]:
+        rows = self.query("SELECT * FROM participants")
+        people = [
+            Participant(
+                id=row["id"],
+                role=row["role"],
+                company_size=row["company_size"],
+                sector=row["sector"],
+                years_experience=row["years_experience"],
+                attributes=json.loads(row["attributes"]),
+            )
+            for row in rows
+        ]
+        return sorted(people, key=lambda person: participant_sort_key(person.id))
+
+    # -- transcripts -----------------------------------------------------------------
+    def store_transcript(
+        self,
+        transcript: Transcript,
+        *,
+        source_path: str | None = None,
+        source_hash: str | None = None,
+        anonymity_override: dict[str, Any] | None = None,
+    ) -> ImportOutcome:
+        """Store a validated transcript in one transaction.
+
+        An unchanged transcript (same content hash as the current version) is left
+        alone; a changed one becomes a new version and the old one stops being current.
+        """
+        content_hash = transcript_content_hash(transcript)
+        with self.transaction() as conn:
+            current = conn.execute(
+                "SELECT pk, version, content_hash FROM transcripts WHERE id = ? AND is_current = 1",
+                (transcript.id,),
+            ).fetchone()
+            if current is not None and current["content_hash"] == content_hash:
+                return ImportOutcome(transcript.id, "unchanged", current["version"], current["pk"])
+            self.upsert_participant(transcript.participant)
+            last = conn.execute("SELECT MAX(version) FROM transcripts WHERE id = ?", (transcript.id,)).fetchone()[0]
+            version = (last or 0) + 1
+            conn.execute("UPDATE transcripts SET is_current = 0 WHERE id = ?", (transcript.id,))
+            cursor = conn.execute(
+                """INSERT INTO transcripts (id, version, is_current, content_hash, source_hash, source_path,
+                       source_format, participant_id, metadata, word_count, anonymity_override, imported_at)
+                   VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                (
+                    transcript.id,
+                    version,
+                    content_hash,
+                    source_hash,
+                    source_path,
+                    transcript.metadata.source_format,
+                    transcript.participant.id,
+                    canonical_json(transcript.metadata.model_dump(mode="json")),
+                    transcript.word_count,
+                    canonical_json(anonymity_override) if anonymity_override else None,
+                    utcnow(),
+                ),
+            )
+            pk = int(cursor.lastrowid)
+            conn.executemany(
+                "INSERT INTO turns (transcript_pk, idx, speaker, role, text, start_s, end_s) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (pk, idx, turn.speaker, turn.role.value, turn.text, turn.start, turn.end)
+                    for idx, turn in enumerate(transcript.turns)
+                ],
+            )
+        return ImportOutcome(transcript.id, "new" if version == 1 else "new-version", version, pk)
+
+    def transcripts(self, *, current_only: bool = True) -> list[TranscriptRow]:
+        """Transcripts in participant order (P2 before P10)."""
+        where = "WHERE t.is_current = 1" if current_only else ""
+        rows = self.query(
+            f"""SELECT t.*, (SELECT COUNT(*) FROM turns WHERE transcript_pk = t.pk) AS turn_count
+                FROM transcripts t {where}"""
+        )
+        result = [
+            TranscriptRow(
+                pk=row["pk"],
+                id=row["id"],
+                version=row["version"],
+                participant_id=row["participant_id"],
+                source_path=row["source_path"],
+                source_format=row["source_format"],
+                word_count=row["word_count"],
+                turn_count=row["turn_count"],
+                imported_at=row["imported_at"],
+                content_hash=row["content_hash"],
+                anonymity_override=json.loads(row["anonymity_override"]) if row["anonymity_override"] else None,
+            )
+            for row in rows
+        ]
+        return sorted(result, key=lambda row: (participant_sort_key(row.id), row.version))
+
+    def transcript_pk(self, transcript_id: str, version: int | None = None) -> int:
+        if version is None:
+            row = self.conn.execute(
+                "SELECT pk FROM transcripts WHERE id = ? AND is_current = 1", (transcript_id,)
+            ).fetchone()
+        else:
+            row = self.conn.execute(
+                "SELECT pk FROM transcripts WHERE id = ? AND version = ?", (transcript_id, version)
+            ).fetchone()
+        if row is None:
+            known = ", ".join(r.id for r in self.transcripts()) or "none yet"
+            raise NotFoundError(f"no transcript {transcript_id!r} in this study", hint=f"known transcripts: {known}")
+        return int(row["pk"])
+
+    def load_transcript(self, transcript_id: str, version: int | None = None) -> Transcript:
+        """Rebuild the typed transcript from the store."""
+        pk = self.transcript_pk(transcript_id, version)
+        row = self.conn.execute("SELECT * FROM transcripts WHERE pk = ?", (pk,)).fetchone()
+        person = self.conn.execute("SELECT * FROM participants WHERE id = ?", (row["participant_id"],)).fetchone()
+        participant = Participant(
+            id=person["id"],
+            role=person["role"],
+            company_size=person["company_size"],
+            sector=person["sector"],
+            years_experience=person["years_experience"],
+            attributes=json.loads(person["attributes"]),
+        )
+        turns = [
+            Turn(speaker=t["speaker"], role=t["role"], text=t["text"], start=t["start_s"], end=t["end_s"])
+            for t in self.conn.execute("SELECT * FROM turns WHERE transcript_pk = ? ORDER BY idx", (pk,))
+        ]
+        return Transcript(
+            id=row["id"],
+            participant=participant,
+            metadata=InterviewMetadata.model_validate(json.loads(row["metadata"])),
+            turns=turns,
+        )
+
+    # -- codebooks and runs ----------------------------------------------------------
+    def store_codebook(self, hash_: str, name: str, version_label: str | None, resolved: dict[str, Any], source_path: str | None) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                """INSERT OR IGNORE INTO codebooks (hash, name, version_label, source_path, resolved, created_at)
+                   VALUES (?, ?, ?, ?, ?, ?)""",
+                (hash_, name, version_label, source_path, canonical_json(resolved), utcnow()),
+            )
+
+    def start_run(self, kind: str, parameters: dict[str, Any], *, codebook_hash: str | None = None) -> int:
+        """Record a run as ``running``; finish it with :meth:`finish_run`."""
+        with self.transaction() as conn:
+            cursor = conn.execute(
+                """INSERT INTO runs (kind, status, parameters, codebook_hash, qualkit_version, started_at)
+                   VALUES (?, 'running', ?, ?, ?, ?)""",
+                (kind, canonical_json(parameters), codebook_hash, __version__, utcnow()),
+            )
+            return int(cursor.lastrowid)
+
+    def finish_run(self, run_id: int, *, status: str = "ok", manifest: dict[str, Any] | None = None, error: str | None = None) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE runs SET status = ?, finished_at = ?, manifest = ?, error = ? WHERE id = ?",
+                (status, utcnow(), canonical_json(manifest) if manifest is not None else None, error, run_id),
+            )
+
+    def run(self, run_id: int) -> sqlite3.Row:
+        row = self.conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"no run {run_id} in this study", hint="`qualkit runs list` shows the runs")
+        return row
+
+    def latest_run(self, kind: str) -> sqlite3.Row | None:
+        return self.conn.execute(
+            "SELECT * FROM runs WHERE kind = ? AND status = 'ok' ORDER BY id DESC LIMIT 1", (kind,)
+        ).fetchone()
+
+
+def participant_sort_key(identifier: str) -> tuple[str, int, str]:
+    """Sort P2 before P10: by the text before the trailing number, then the number."""
+    match = re.match(r"^(.*?)(\d+)$", identifier)
+    if match is None:
+        return (identifier, -1, identifier)
+    return (match.group(1), int(match.group(2)), identifier)
+
+
+def _split_sql(script: str) -> list[str]:
+    """Split a migration script into statements: comments dropped first, then split on ';'.
+
+    Our migrations keep '--' and ';' out of string literals, which makes this safe.
+    """
+    without_comments = "\n".join(line.split("--", 1)[0] for line in script.splitlines())
+    return [statement.strip() for statement in without_comments.split(";") if statement.strip()]
+
+
+__all__ = [
+    "ImportOutcome",
+    "SCHEMA_VERSION",
+    "Store",
+    "TranscriptRow",
+    "canonical_json",
+    "participant_sort_key",
+    "sha256_text",
+    "transcript_content_hash",
+    "utcnow",
+]

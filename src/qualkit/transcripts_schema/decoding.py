@@ -1,0 +1,122 @@
+"""Reading transcript files safely: a size limit checked before reading, and strict decoding.
+
+Accepted encodings: UTF-8, UTF-8 with a byte-order mark, UTF-16 and UTF-32 with a
+byte-order mark. Anything else is refused with the byte offset (and line) of every
+invalid sequence, never guessed.
+"""
+
+from __future__ import annotations
+
+import codecs
+from pathlib import Path
+
+from ..errors import InputError, Problem, display_path
+
+#: Byte-order marks, longest first (the UTF-32 LE mark starts with the UTF-16 LE mark).
+BOMS: tuple[tuple[bytes, str], ...] = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+
+#: At most this many invalid byte sequences are listed in one error.
+MAX_REPORTED = 10
+
+
+def check_size(path: Path, max_mb: float) -> int:
+    """Return the file's size in bytes; refuse it (without reading it) when over ``max_mb``."""
+    shown = display_path(path)
+    try:
+        size = path.stat().st_size
+    except OSError as error:
+        raise InputError(f"cannot read {shown}: {error.strerror}", problems=[Problem(error.strerror or "cannot read", shown)]) from error
+    limit = int(max_mb * 1024 * 1024)
+    if size > limit:
+        raise InputError(
+            f"{shown} is {size / 1024 / 1024:.1f} MB, over the limit of {max_mb:g} MB",
+            problems=[
+                Problem(
+                    f"file is {size / 1024 / 1024:.1f} MB, over the limit of {max_mb:g} MB",
+                    shown,
+                    "whole file",
+                    "split the file, or raise [transcripts] max_file_mb in qualkit.toml (or pass --max-mb)",
+                )
+            ],
+        )
+    return size
+
+
+def read_limited(path: Path, max_mb: float) -> bytes:
+    """Read a file's bytes after checking its size against ``max_mb``."""
+    check_size(path, max_mb)
+    shown = display_path(path)
+    limit = int(max_mb * 1024 * 1024)
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(limit + 1)  # the file may have grown since stat()
+    except OSError as error:
+        raise InputError(f"cannot read {shown}: {error.strerror}", problems=[Problem(error.strerror or "cannot read", shown)]) from error
+    if len(data) > limit:
+        raise InputError(
+            f"{shown} is over the limit of {max_mb:g} MB",
+            problems=[Problem(f"file is over the limit of {max_mb:g} MB", shown, "whole file", "raise --max-mb")],
+        )
+    return data
+
+
+def decode_bytes(data: bytes, file: str = "") -> str:
+    """Decode transcript bytes to text with normalised newlines.
+
+    UTF-8 (with or without BOM) and UTF-16/UTF-32 with a BOM are accepted; invalid
+    bytes raise :class:`InputError` listing each bad sequence's byte offset and line.
+    """
+    encoding = "utf-8"
+    skip = 0
+    for bom, name in BOMS:
+        if data.startswith(bom):
+            encoding, skip = name, len(bom)
+            break
+    body = data[skip:]
+    try:
+        text = body.decode(encoding)
+    except UnicodeDecodeError:
+        raise _decode_error(data, skip, encoding, file) from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _decode_error(data: bytes, skip: int, encoding: str, file: str) -> InputError:
+    decoder_name = encoding
+    problems: list[Problem] = []
+    position = skip
+    body_end = len(data)
+    more = False
+    while position < body_end:
+        try:
+            data[position:].decode(decoder_name)
+            break
+        except UnicodeDecodeError as error:
+            start = position + error.start
+            end = position + max(error.end, error.start + 1)
+            if len(problems) >= MAX_REPORTED:
+                more = True
+                break
+            line = data.count(b"\n", 0, start) + 1 if encoding == "utf-8" else None
+            where = f"byte {start}" + (f" (line {line})" if line else "")
+            problems.append(
+                Problem(
+                    f"invalid {encoding.upper()} byte(s) {data[start:end].hex(' ')}",
+                    file,
+                    where,
+                    "save the file as UTF-8 (for example: iconv -f cp1252 -t utf-8 IN > OUT)",
+                )
+            )
+            position = end
+    message = f"{file or 'input'} is not valid {encoding.upper()}"
+    if more:
+        message += f" (first {MAX_REPORTED} problems shown)"
+    return InputError(message, problems=problems, hint="qualkit reads UTF-8, or UTF-16/UTF-32 with a byte-order mark")
+
+
+__all__ = ["BOMS", "check_size", "decode_bytes", "read_limited"]
