@@ -23,7 +23,8 @@ COMMANDS: list[tuple[str, str]] = [
     ("codings", "codings"),
     ("agree", "agree_command"),
     ("run", "run_command"),
-    ("runs", "runs"),
+    ("run", "runs"),
+    ("run", "demo_command"),
 ]
 
 

