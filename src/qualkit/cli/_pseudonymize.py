@@ -41,7 +41,7 @@ def _reader(study: Study | None, fmt: str, interviewers: tuple[str, ...]) -> Any
     )
 
     def read(path: Path) -> Transcript:
-        return read_transcript(path, options)
+        return read_transcript(path, options=options)
 
     return read
 
@@ -100,12 +100,14 @@ def pseudonymize_command(
 
 
 def _describe(counts: dict[str, int]) -> str:
-    return ", ".join(f"{count} {kind}" for kind, count in counts.items() if count) or "nothing replaced"
+    """``2 speaker labels, 1 email, 3 speaker name`` (speaker labels first, then by kind)."""
+    order = sorted(counts, key=lambda kind: (kind != "speaker labels", kind))
+    return ", ".join(f"{counts[kind]} {kind}" for kind in order if counts[kind]) or "nothing replaced"
 
 
 def _print_summary(summary: PseudonymizeSummary, show_mapping: bool) -> None:
     for item in summary.files:
-        counts = {"speaker labels": item.stats.speakers, **dict(sorted(item.stats.replacements.items()))}
+        counts = {"speaker labels": item.stats.speakers, **item.stats.replacements}
         click.echo(f"{display_path(item.source)} -> {display_path(item.output)}: {_describe(counts)}")
     totals = summary.totals()
     click.echo(f"Pseudonymized {len(summary.files)} transcript(s): {_describe(dict(totals))}")

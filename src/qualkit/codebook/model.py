@@ -186,6 +186,17 @@ class Codebook:
             "codes": [code.model_dump(mode="json") for code in self.codes.values()],
         }
 
+    @classmethod
+    def from_resolved_dict(cls, data: dict[str, Any], *, source_path: Path | None = None) -> "Codebook":
+        """Rebuild a codebook from :meth:`to_resolved_dict` output (e.g. a stored run's codebook)."""
+        return cls(
+            data["name"],
+            [Code.model_validate(code) for code in data.get("codes", [])],
+            version=data.get("version"),
+            description=data.get("description", ""),
+            source_path=source_path,
+        )
+
     def _hash_form(self) -> dict[str, Any]:
         data = self.to_resolved_dict()
         data["codes"] = sorted(data["codes"], key=lambda code: code["id"])

@@ -8,7 +8,7 @@ text (or into the speaker label, for ``speaker-name`` findings) and the offendin
 Detectors
 ---------
 ``email``
-    ``local@domain.tld``.
+    ``local@domain.tld`` (Unicode letters allowed).
 ``phone``
     International numbers (``+44 20 7946 0958``, ``0049 30 1234567``), North American numbers
     (``(555) 123-4567``, ``555.123.4567``, ``1-555-123-4567``) and European national numbers
@@ -291,7 +291,7 @@ def compile_deny_matcher(terms: Iterable[DenyTerm | str]) -> re.Pattern[str] | N
 
 # --------------------------------------------------------------------------- detectors
 
-EMAIL_RE = re.compile(r"(?<![\w.+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z]{2,}(?![\w-])")
+EMAIL_RE = re.compile(r"(?<![\w.+-])[^\W_][\w.%+-]*@(?:[^\W_](?:[\w-]*[^\W_])?\.)+[^\W\d_]{2,}(?![\w-])")
 
 # Top-level domains accepted for bare domains (``example.com``). File extensions that are also
 # country codes (py, md, sh, pl, rs, so, ps, mk ...) are deliberately missing.

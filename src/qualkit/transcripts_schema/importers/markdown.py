@@ -20,6 +20,7 @@ LABELS = (
     re.compile(r"^\*\*(?P<label>[^*:\n]{1,60}?):\s*(?P<lead>[^*\n]+?)\*\*(?P<text>.*)$"),
 )
 _ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!>|])")
+_BOLD = re.compile(r"\*\*([^*\n]+?)\*\*")
 _SKIP = re.compile(r"^(#{1,6}\s|-{3,}\s*$|\*{3,}\s*$|_{3,}\s*$)")
 _SNIFF = re.compile(rb"(?m)^\*\*[^*\n]{1,60}(?::\*\*|\*\*\s*:)")
 
@@ -35,6 +36,7 @@ def clean(text: str) -> tuple[str, float | None]:
     leading = BRACKETED_TIMESTAMP.match(stripped)
     start = parse_clock(leading.group(1)) if leading else None
     text = BRACKETED_TIMESTAMP.sub("", text)
+    text = _BOLD.sub(r"\1", text)
     text = _ESCAPE.sub(r"\1", text)
     return re.sub(r"[ \t]{2,}", " ", text).strip(), start
 

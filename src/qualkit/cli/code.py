@@ -1,0 +1,94 @@
+"""``qualkit code``: run the rule-based coding pass; ``qualkit code explain`` shows why."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ._common import echo_json, get_study, handle_errors, json_option
+
+# One colour per code in `explain`, reused in turn.
+_COLOURS = ("yellow", "cyan", "magenta", "green", "blue", "red", "bright_yellow", "bright_cyan", "bright_magenta")
+
+
+@click.group("code", invoke_without_command=True)
+@click.option("--codebook", "codebook_ref", help="Codebook YAML file or bundled name (default: [codebook] path).")
+@click.option("--unit", help="turn | sentence | window:N (default: [coding] unit).")
+@click.option("--include-interviewer/--participants-only", default=None, help="Also code interviewer speech.")
+@json_option
+@click.pass_context
+@handle_errors
+def code(ctx: click.Context, codebook_ref: str | None, unit: str | None, include_interviewer: bool | None, as_json: bool) -> None:
+    """Code every transcript with the codebook's rules and record a run."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from ..coding.rules import run_rules
+
+    study = get_study(ctx)
+    ref: str | Path | None = codebook_ref
+    if codebook_ref is not None and Path(codebook_ref).exists():
+        ref = Path(codebook_ref).resolve()  # a path on the command line is relative to the working folder
+    summary = run_rules(study, codebook=ref, unit=unit, include_interviewer=include_interviewer, progress=not as_json)
+    if as_json:
+        echo_json({"ok": True, **summary.as_dict()})
+        return
+    click.echo(
+        f"run {summary.run_id}: coded {summary.segments_coded} {summary.unit} segments "
+        f"({summary.words} words) of {summary.transcripts} transcripts with {summary.codebook_name} "
+        f"[{summary.codebook_hash[:12]}]"
+    )
+    click.echo(
+        f"{summary.applications} applications of {summary.codes_used} codes in {summary.seconds:.2f}s "
+        f"({summary.words_per_second:,.0f} words/s)"
+    )
+    if summary.segments_created:
+        click.echo(f"created {summary.segments_created} segments")
+
+
+@code.command("explain")
+@click.argument("segment_id", type=int)
+@click.option("--run", "run_id", type=int, help="Rules run (default: the latest with the segment's unit).")
+@json_option
+@click.pass_context
+@handle_errors
+def explain(ctx: click.Context, segment_id: int, run_id: int | None, as_json: bool) -> None:
+    """Show segment SEGMENT_ID with its matches highlighted and the rule behind each."""
+    from ..coding.browse import explain_segment
+
+    result = explain_segment(get_study(ctx), segment_id, run_id=run_id)
+    if as_json:
+        echo_json(result.as_dict())
+        return
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    console = Console(highlight=False)
+    colours: dict[str, str] = {}
+    for match in result.matches:
+        colours.setdefault(match.code_id, _COLOURS[len(colours) % len(_COLOURS)])
+    console.print(
+        f"[bold]segment {result.segment_pk}[/bold] ({result.unit}) of {result.transcript_id}, "
+        f"turn {result.turn_idx}, {result.speaker} ({result.role})"
+    )
+    text = Text(result.text)
+    for match in result.matches:
+        text.stylize(f"bold {colours[match.code_id]} underline", match.start, match.end)
+    console.print(text)
+    if result.run_id is None:
+        console.print("[dim]no rules run has coded this unit yet: run `qualkit code`[/dim]")
+        return
+    if not result.matches:
+        console.print(f"[dim]run {result.run_id} found no codes in this segment[/dim]")
+        return
+    table = Table(title=f"run {result.run_id}, codebook {result.codebook_name}", title_justify="left")
+    for column in ("code", "matched", "at", "rule", "source", "score"):
+        table.add_column(column)
+    for match in result.matches:
+        source = match.rule_source if isinstance(match.rule_source, str) else str(match.rule_source)
+        table.add_row(
+            f"[{colours[match.code_id]}]{match.label}[/] ({match.code_id})",
+            match.text, f"{match.start}-{match.end}", match.rule, source, f"{match.score:g}",
+        )
+    console.print(table)

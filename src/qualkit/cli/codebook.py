@@ -1,0 +1,134 @@
+"""``qualkit codebook``: lint, show, diff, export and import codebooks."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..codebook import (
+    EXPORT_FORMATS,
+    Codebook,
+    diff_codebooks,
+    export_codebook,
+    import_qdc,
+    lint_codebook,
+    load_codebook,
+)
+from ..errors import ConfigError, display_path
+from ._common import echo_json, get_study, handle_errors, json_option
+
+
+def _study_codebook(ctx: click.Context, ref: str | None) -> Codebook:
+    """The codebook named on the command line, else the study's, else the bundled default."""
+    if ref is not None:
+        return load_codebook(ref)
+    try:
+        study = get_study(ctx)
+    except ConfigError:
+        return load_codebook("default")
+    return load_codebook(study.config.codebook.path, base_dir=study.root)
+
+
+@click.group("codebook")
+def codebook() -> None:
+    """Lint, show, compare, export and import codebooks."""
+
+
+@codebook.command("lint")
+@click.argument("file")
+@json_option
+@handle_errors
+def lint_command(file: str, as_json: bool) -> None:
+    """Check FILE (or a bundled codebook's name) and list every problem with its line."""
+    problems = lint_codebook(file)
+    errors = [p for p in problems if p.severity == "error"]
+    warnings = [p for p in problems if p.severity == "warning"]
+    if as_json:
+        echo_json({"ok": not errors, "errors": len(errors), "warnings": len(warnings), "problems": [p.as_dict() for p in problems]})
+    else:
+        for problem in problems:
+            click.secho(problem.format(), fg="red" if problem.severity == "error" else "yellow", err=problem.severity == "error")
+        verdict = "FAILED" if errors else "ok"
+        click.echo(f"{display_path(file) if Path(file).exists() else file}: {verdict}, {len(errors)} error(s), {len(warnings)} warning(s)")
+    if errors:
+        sys.exit(1)
+
+
+@codebook.command("show")
+@click.argument("file", required=False)
+@click.option("--rules/--no-rules", default=False, help="Also list each code's rules.")
+@json_option
+@click.pass_context
+@handle_errors
+def show_command(ctx: click.Context, file: str | None, rules: bool, as_json: bool) -> None:
+    """Show a codebook as a tree with definitions (default: the study's codebook)."""
+    book = _study_codebook(ctx, file)
+    if as_json:
+        echo_json({**book.to_resolved_dict(), "hash": book.hash})
+        return
+    from rich.console import Console
+    from rich.tree import Tree
+
+    from ..codebook.diff import rule_strings
+
+    tree = Tree(f"[bold]{book.name}[/bold] {book.version or ''} [dim]({len(book)} codes, hash {book.short_hash})[/dim]")
+    nodes: dict[str | None, Any] = {None: tree}
+    for code, _depth in book.walk():
+        n_rules = len(code.rules.phrases) + len(code.rules.patterns) + len(code.rules.regex)
+        text = f"[bold]{code.label}[/bold] [cyan]{code.id}[/cyan] [dim]{n_rules} rules[/dim]"
+        if code.definition:
+            text += f"\n[dim]{code.definition.strip()}[/dim]"
+        node = nodes[code.parent if code.parent in nodes else None].add(text)
+        if rules:
+            for rule in rule_strings(code):
+                if not rule.startswith(("weight:", "phrase_attr:")):
+                    node.add(f"[green]{rule}[/green]")
+        nodes[code.id] = node
+    Console(highlight=False, soft_wrap=False).print(tree)
+
+
+@codebook.command("diff")
+@click.argument("a")
+@click.argument("b")
+@json_option
+@handle_errors
+def diff_command(a: str, b: str, as_json: bool) -> None:
+    """Compare codebooks A and B: codes and rules added, removed, changed."""
+    result = diff_codebooks(load_codebook(a), load_codebook(b))
+    if as_json:
+        echo_json(result.as_dict())
+        return
+    if result.is_empty:
+        click.echo(f"no differences (hash {result.a_hash[:12]})")
+        return
+    for line in result.lines():
+        click.secho(line, fg={"+": "green", "-": "red"}.get(line.strip()[:1]))
+
+
+@codebook.command("export")
+@click.argument("file", required=False)
+@click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="yaml", show_default=True, help="Output format.")
+@click.option("--out", type=click.Path(dir_okay=False), help="Write here instead of standard output.")
+@click.pass_context
+@handle_errors
+def export_command(ctx: click.Context, file: str | None, fmt: str, out: str | None) -> None:
+    """Export a codebook (default: the study's) as REFI-QDA QDC, resolved YAML, Markdown or CSV."""
+    data = export_codebook(_study_codebook(ctx, file), fmt)
+    if out:
+        Path(out).write_bytes(data)
+        click.echo(f"wrote {display_path(out)} ({fmt}, {len(data)} bytes)", err=True)
+    else:
+        click.get_binary_stream("stdout").write(data)
+
+
+@codebook.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="YAML codebook to write.")
+@handle_errors
+def import_command(file: str, out: str) -> None:
+    """Import a REFI-QDA codebook (.qdc) as a qualkit YAML codebook."""
+    book = import_qdc(file, out)
+    click.echo(f"wrote {display_path(out)}: {book.name}, {len(book)} codes (hash {book.short_hash})")

@@ -1,0 +1,197 @@
+"""SVG charts for the report, drawn with matplotlib (no pyplot, no GUI backend).
+
+Output is deterministic: fixed ``svg.hashsalt`` per chart, text kept as text
+(``svg.fonttype: none``), no date in the metadata. Ids inside each SVG are prefixed with the
+chart's key so several charts can be inlined in one HTML page.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import textwrap
+
+import numpy as np
+import pandas as pd
+from markupsafe import Markup
+from matplotlib import rc_context
+from matplotlib.colors import LinearSegmentedColormap
+from matplotlib.figure import Figure
+
+from .context import Chart
+
+# Okabe-Ito: a colour-blind-safe qualitative palette.
+OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9", "#CC79A7", "#F0E442", "#000000"]
+# A single-hue sequential map (white to Okabe-Ito blue), readable for every kind of colour vision.
+SEQUENTIAL = LinearSegmentedColormap.from_list("qualkit-blues", ["#ffffff", "#cfe3f2", "#56B4E9", "#0072B2", "#08306b"])
+INK = "#222222"
+MUTED = "#666666"
+
+
+def _rc(key: str) -> dict[str, object]:
+    return {
+        "svg.fonttype": "none",
+        "svg.hashsalt": f"qualkit-{key}",
+        "font.family": "sans-serif",
+        "font.sans-serif": ["Helvetica Neue", "Helvetica", "Arial", "DejaVu Sans"],
+        "font.size": 9,
+        "text.parse_math": False,
+        "text.color": INK,
+        "axes.labelcolor": INK,
+        "axes.edgecolor": "#999999",
+        "xtick.color": MUTED,
+        "ytick.color": MUTED,
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+    }
+
+
+_ID = re.compile(r'\bid="([^"]+)"')
+
+
+def _svg(fig: Figure, key: str) -> Markup:
+    """The figure as inline SVG markup, ids prefixed by ``key``."""
+    buffer = io.StringIO()
+    with rc_context(_rc(key)):
+        fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": "qualkit"})
+    text = buffer.getvalue()
+    text = text[text.index("<svg") :]
+    ids = set(_ID.findall(text))
+    text = _ID.sub(lambda m: f'id="{key}-{m.group(1)}"', text)
+    for ident in sorted(ids, key=len, reverse=True):
+        text = text.replace(f"url(#{ident})", f"url(#{key}-{ident})").replace(f'href="#{ident}"', f'href="#{key}-{ident}"')
+    text = re.sub(r"<metadata>.*?</metadata>\s*", "", text, flags=re.S)
+    text = text.replace("<svg ", f'<svg class="chart" role="img" aria-labelledby="{key}-title" ', 1)
+    return Markup(text)
+
+
+def _figure(key: str, width: float, height: float) -> Figure:
+    with rc_context(_rc(key)):
+        return Figure(figsize=(width, height), dpi=72)
+
+
+def _wrap(label: str, width: int = 28) -> str:
+    return "\n".join(textwrap.wrap(label, width)) or label
+
+
+def empty_chart(key: str, title: str, caption: str, filename: str, message: str) -> Chart:
+    """A chart slot with nothing to draw: a short notice instead of a figure."""
+    return Chart(key=key, title=title, caption=caption, svg=Markup(""), filename=filename, empty=True)
+
+
+def heatmap(
+    key: str,
+    values: pd.DataFrame,
+    *,
+    colour: pd.DataFrame | None = None,
+    xlabel: str,
+    ylabel: str,
+    colourbar: str,
+    vmax: float | None = None,
+) -> Markup:
+    """An annotated heatmap: ``values`` printed in the cells, ``colour`` (default: values) as fill."""
+    colour = values if colour is None else colour
+    rows, cols = values.shape
+    longest_col = max((len(str(c)) for c in values.columns), default=4)
+    longest_row = max((len(str(r)) for r in values.index), default=4)
+    width = 2.2 + min(longest_row, 30) * 0.075 + cols * 0.42
+    height = 1.4 + min(longest_col, 30) * 0.07 + rows * 0.34
+    with rc_context(_rc(key)):
+        fig = _figure(key, width, height)
+        ax = fig.add_subplot()
+        data = colour.to_numpy(dtype=float)
+        top = vmax if vmax is not None else (np.nanmax(data) if data.size and np.nanmax(data) > 0 else 1.0)
+        image = ax.imshow(data, cmap=SEQUENTIAL, vmin=0, vmax=top, aspect="auto")
+        ax.set_xticks(range(cols), [_wrap(str(c)) for c in values.columns], rotation=50, ha="right", rotation_mode="anchor")
+        ax.set_yticks(range(rows), [str(r) for r in values.index])
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+        ax.set_xticks(np.arange(-0.5, cols, 1), minor=True)
+        ax.set_yticks(np.arange(-0.5, rows, 1), minor=True)
+        ax.grid(which="minor", color="white", linewidth=1.2)
+        ax.tick_params(which="both", length=0)
+        shown = values.to_numpy()
+        for i in range(rows):
+            for j in range(cols):
+                value = shown[i, j]
+                if value == 0 or (isinstance(value, float) and np.isnan(value)):
+                    continue
+                dark = data[i, j] / top > 0.55 if top else False
+                ax.text(j, i, f"{value:g}", ha="center", va="center", fontsize=8, color="white" if dark else INK)
+        bar = fig.colorbar(image, ax=ax, fraction=0.035, pad=0.02)
+        bar.set_label(colourbar, color=MUTED)
+        bar.outline.set_visible(False)
+        bar.ax.tick_params(labelsize=7, colors=MUTED)
+        return _svg(fig, key)
+
+
+def cooccurrence_chart(counts: pd.DataFrame, jaccard: pd.DataFrame, labels: dict[str, str]) -> Chart:
+    """Code x code heatmap: counts in the cells, colour by Jaccard (diagonal left blank)."""
+    title = "Code co-occurrence"
+    caption = (
+        "Number of segments coded with both codes; colour shows the Jaccard index "
+        "(segments with both / segments with either). The diagonal is left blank."
+    )
+    filename = "charts/cooccurrence.svg"
+    if counts.shape[0] < 2:
+        return empty_chart("cooccurrence", title, caption, filename, "fewer than two codes were applied")
+    values = counts.astype(float).copy()
+    colour = jaccard.astype(float).copy()
+    np.fill_diagonal(values.values, np.nan)
+    np.fill_diagonal(colour.values, np.nan)
+    names = [labels.get(c, c) for c in counts.index]
+    values.index = values.columns = names
+    colour.index = colour.columns = names
+    svg = heatmap("cooccurrence", values, colour=colour, xlabel="", ylabel="", colourbar="Jaccard index", vmax=1.0)
+    return Chart("cooccurrence", title, caption, svg, filename)
+
+
+def matrix_chart(counts: pd.DataFrame, labels: dict[str, str]) -> Chart:
+    """Participant x code heatmap of segment counts (codes that were applied)."""
+    title = "Participants and codes"
+    caption = "Segments of each participant coded with each code (blank: never)."
+    filename = "charts/participant-code.svg"
+    used = counts.loc[:, counts.sum(axis=0) > 0] if not counts.empty else counts
+    if used.empty or used.shape[1] == 0:
+        return empty_chart("matrix", title, caption, filename, "no codes were applied")
+    values = used.copy()
+    values.columns = [labels.get(c, c) for c in used.columns]
+    svg = heatmap("matrix", values, xlabel="", ylabel="Participant", colourbar="segments")
+    return Chart("matrix", title, caption, svg, filename)
+
+
+def saturation_chart(table: pd.DataFrame, k: int) -> Chart:
+    """Bars: new codes per interview; line: cumulative codes; dashed line: the saturation point."""
+    title = "Thematic saturation"
+    caption = (
+        f"New codes per interview (bars) and distinct codes so far (line), in interview order. "
+        f"The dashed line marks the interview after which {k} consecutive interviews added no new code."
+    )
+    filename = "charts/saturation.svg"
+    if table.empty or int(table["cumulative"].max()) == 0:
+        return empty_chart("saturation", title, caption, filename, "no codes were applied")
+    n = len(table)
+    with rc_context(_rc("saturation")):
+        fig = _figure("saturation", max(5.0, min(11.0, 2.0 + n * 0.45)), 3.2)
+        ax = fig.add_subplot()
+        x = np.arange(n)
+        ax.bar(x, table["new_codes"], color=OKABE_ITO[4], width=0.6, label="new codes", zorder=2)
+        ax.plot(x, table["cumulative"], color=OKABE_ITO[0], marker="o", markersize=4, linewidth=2, label="cumulative codes", zorder=3)
+        ax.set_xticks(x, table["transcript_id"].astype(str), rotation=0 if n <= 12 else 45)
+        ax.set_xlabel("Interview (in the order conducted)")
+        ax.set_ylabel("Codes")
+        ax.set_ylim(0, float(table["cumulative"].max()) * 1.15 + 0.5)
+        ax.yaxis.get_major_locator().set_params(integer=True)
+        ax.grid(axis="y", color="#e5e5e5", linewidth=0.8, zorder=0)
+        saturated = table.index[table["saturated"]]
+        if len(saturated):
+            at = int(np.flatnonzero(table["saturated"].to_numpy())[0])
+            ax.axvline(at + 0.5, color=OKABE_ITO[3], linestyle="--", linewidth=1.2)
+            ax.text(at + 0.6, ax.get_ylim()[1] * 0.95, "saturation", color=OKABE_ITO[3], va="top", fontsize=8)
+        ax.legend(frameon=False, loc="upper left", fontsize=8)
+        return Chart("saturation", title, caption, _svg(fig, "saturation"), filename)
+
+
+__all__ = ["OKABE_ITO", "cooccurrence_chart", "empty_chart", "heatmap", "matrix_chart", "saturation_chart"]

@@ -1,0 +1,374 @@
+"""Typed template contexts of the theme report.
+
+Each template gets one :class:`ReportContext`; every field carries its help text in
+``metadata["help"]`` (shown by ``qualkit report context`` and in the docs) and a test checks that
+the fields the templates use are exactly the documented ones, datasette-style. A study's
+``reports/templates/report.html.j2`` or ``report.md.j2`` overrides the package's template and gets
+the same context.
+
+Two sections are optional slots, ``None`` when there is nothing to show:
+
+* ``agreement``: intercoder agreement, filled when the study has a second coder.
+* ``emergent_themes``: the topic-model pass's section. It is filled by the contributors named in
+  :data:`qualkit.reports.build.CONTEXT_CONTRIBUTORS`: a function
+  ``(study, context: ReportContext) -> EmergentThemes | None``, imported lazily and skipped when
+  its module is missing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import MISSING, dataclass, field, fields
+from typing import Any
+
+from markupsafe import Markup
+
+
+def doc(help_text: str, default: Any = MISSING, default_factory: Any = MISSING) -> Any:
+    """A dataclass field with its documentation in ``metadata["help"]``."""
+    if default_factory is not MISSING:
+        return field(default_factory=default_factory, metadata={"help": help_text})
+    if default is not MISSING:
+        return field(default=default, metadata={"help": help_text})
+    return field(metadata={"help": help_text})
+
+
+@dataclass
+class TocEntry:
+    """One line of the table of contents."""
+
+    anchor: str = doc("HTML id of the section.")
+    title: str = doc("Section title.")
+    level: int = doc("1 for sections, 2 for subsections.", 1)
+
+
+@dataclass
+class Summary:
+    """The report's opening numbers."""
+
+    study_name: str = doc("Name of the study (qualkit.toml [study] name).")
+    description: str = doc("One paragraph on the study (qualkit.toml [study] description).")
+    n_participants: int = doc("Participants in the study.")
+    n_transcripts: int = doc("Current transcripts in the study.")
+    n_words: int = doc("Words in all transcripts (every speaker).")
+    n_participant_words: int = doc("Words spoken by participants.")
+    n_words_coded: int = doc("Words in segments that carry at least one code.")
+    n_segments: int = doc("Segments of the unit of analysis in participant speech.")
+    n_segments_coded: int = doc("Segments with at least one code.")
+    n_codes_used: int = doc("Distinct codes applied at least once.")
+    n_codes: int = doc("Codes in the codebook.")
+    codebook_name: str = doc("Codebook name.")
+    codebook_version: str = doc("Codebook version label (for people).")
+    codebook_hash: str = doc("Codebook content hash (SHA-256): the real version.")
+    codebook_hash_short: str = doc("First 12 characters of the codebook hash.")
+    coder: str = doc("The coder analysed: run:ID, human:NAME or a union.")
+    run_id: str = doc("Id of the run analysed, empty for human coders.")
+    run_date: str = doc("When the run finished (ISO 8601, UTC), empty for human coders.")
+    unit: str = doc("Unit of analysis: turn, sentence or window:N.")
+
+
+@dataclass
+class ParticipantRow:
+    """One row of the participant table (the paper's Table 1)."""
+
+    id: str = doc("Participant id, e.g. P3.")
+    role: str = doc("Job role.")
+    company_size: str = doc("Organisation size.")
+    sector: str = doc("Sector or application area.")
+    years_experience: str = doc("Years of ML experience, formatted.")
+    interview_date: str = doc("Interview date (ISO), empty when unknown.")
+    words: int = doc("Words the participant spoke.")
+    n_codes: int = doc("Distinct codes in the participant's interview.")
+
+
+@dataclass
+class Quote:
+    """An exemplar quote attributed to a participant."""
+
+    text: str = doc("The quote, trimmed at sentence boundaries (ellipsis marks a cut).")
+    participant_id: str = doc("Participant the quote is from.")
+    transcript_id: str = doc("Transcript the quote is from.")
+    turn_idx: int = doc("0-based turn index in the transcript.")
+    anchor: str = doc("HTML id of the quoted turn in the transcript appendix.")
+
+
+@dataclass
+class CoCode:
+    """A code that co-occurs with the code being described."""
+
+    code_id: str = doc("Id of the co-occurring code.")
+    label: str = doc("Label of the co-occurring code.")
+    anchor: str = doc("HTML id of that code's section.")
+    n: int = doc("Segments coded with both.")
+    jaccard: str = doc("Jaccard index, formatted with two decimals.")
+
+
+@dataclass
+class GroupShare:
+    """How many participants of one attribute group mention a code."""
+
+    attribute: str = doc("Participant attribute, e.g. company_size.")
+    group: str = doc("Attribute value, e.g. large.")
+    phrase: str = doc("'4 of 6': participants of the group mentioning the code, of the group's size.")
+
+
+@dataclass
+class CodeSection:
+    """One code inside a theme section."""
+
+    id: str = doc("Code id.")
+    label: str = doc("Code label.")
+    anchor: str = doc("HTML id of this code's section.")
+    depth: int = doc("Depth below the theme (1 for the theme's children).")
+    definition: str = doc("Definition from the codebook.")
+    n_segments: int = doc("Segments coded with the code or any descendant.")
+    n_participants: int = doc("Participants who mention it.")
+    share_phrase: str = doc("'2 of 3 participants'.")
+    participant_list: str = doc("Participants in the paper's style '(P1, P3, P10)'; empty when nobody.")
+    quotes: list[Quote] = doc("Exemplar quotes, at most one per participant first.", default_factory=list)
+    cooccurring: list[CoCode] = doc("Codes co-occurring most often with this one.", default_factory=list)
+    by_group: list[GroupShare] = doc("Mentions by company size.", default_factory=list)
+
+
+@dataclass
+class Theme:
+    """A top-level theme (a root of the codebook) and its codes."""
+
+    id: str = doc("Theme (root code) id.")
+    label: str = doc("Theme label.")
+    anchor: str = doc("HTML id of the theme's section.")
+    definition: str = doc("Theme definition.")
+    n_segments: int = doc("Segments coded with the theme or any of its codes.")
+    n_participants: int = doc("Participants who mention the theme.")
+    share_phrase: str = doc("'3 of 3 participants'.")
+    participant_list: str = doc("Participants in the paper's style.")
+    codes: list[CodeSection] = doc("The theme's codes in codebook order (the theme itself when it has none).", default_factory=list)
+
+
+@dataclass
+class FrequencyRow:
+    """One row of the code frequency table (the paper's Table 3)."""
+
+    rank: int = doc("1 for the most frequent code.")
+    code_id: str = doc("Code id.")
+    label: str = doc("Code label.")
+    anchor: str = doc("HTML id of the code's section.")
+    theme_label: str = doc("Label of the code's theme.")
+    n_segments: int = doc("Segments coded directly with the code.")
+    n_participants: int = doc("Participants who mention it.")
+    share: str = doc("Share of participants, e.g. '67%'.")
+    participant_list: str = doc("Participants in the paper's style.")
+
+
+@dataclass
+class PairRow:
+    """A frequent co-occurring pair of codes."""
+
+    label_a: str = doc("First code's label.")
+    label_b: str = doc("Second code's label.")
+    anchor_a: str = doc("HTML id of the first code's section.")
+    anchor_b: str = doc("HTML id of the second code's section.")
+    n: int = doc("Segments coded with both.")
+    jaccard: str = doc("Jaccard index, two decimals.")
+    cosine: str = doc("Salton's cosine, two decimals.")
+    examples: list[Quote] = doc("Example segments coded with both.", default_factory=list)
+
+
+@dataclass
+class Chart:
+    """An inline SVG chart."""
+
+    key: str = doc("Short name: cooccurrence, saturation, matrix.")
+    title: str = doc("Figure title.")
+    caption: str = doc("Figure caption: what is shown and how to read it.")
+    svg: Markup = doc("The SVG markup (generated by matplotlib, trusted).")
+    filename: str = doc("File name of the chart written beside report.md, e.g. charts/saturation.svg.")
+    empty: bool = doc("True when there was nothing to draw (svg is then a short notice).", False)
+
+
+@dataclass
+class Charts:
+    """The report's figures."""
+
+    cooccurrence: Chart = doc("Code co-occurrence heatmap (counts, coloured by Jaccard).")
+    saturation: Chart = doc("Saturation curve: new and cumulative codes per interview.")
+    matrix: Chart = doc("Participant x code heatmap.")
+
+
+@dataclass
+class SaturationRow:
+    """One interview of the saturation table."""
+
+    position: int = doc("1-based position in interview order.")
+    transcript_id: str = doc("Transcript id.")
+    date: str = doc("Interview date, empty when unknown.")
+    new_codes: int = doc("Codes first seen in this interview.")
+    new_code_labels: str = doc("Labels of those codes, comma-separated.")
+    cumulative: int = doc("Distinct codes seen so far.")
+
+
+@dataclass
+class Saturation:
+    """Thematic saturation."""
+
+    k: int = doc("Consecutive interviews without a new code that count as saturation.")
+    saturation_at: str = doc("Transcript after which k interviews added nothing new; empty when not reached.")
+    sentence: str = doc("One sentence summarising saturation for the reader.")
+    ordered_by: str = doc("'interview date' or 'transcript id'.")
+    rows: list[SaturationRow] = doc("Per interview, in interview order.", default_factory=list)
+
+
+@dataclass
+class AgreementRow:
+    """Agreement on one code."""
+
+    label: str = doc("Code label.")
+    n_units: str = doc("Units compared.")
+    percent_agreement: str = doc("Percent agreement.")
+    kappa: str = doc("Cohen's kappa.")
+    alpha: str = doc("Krippendorff's alpha.")
+    f1: str = doc("F1 of coder b against coder a.")
+
+
+@dataclass
+class AgreementSection:
+    """Optional slot: intercoder agreement between two coders."""
+
+    coder_a: str = doc("First coder (the reference).")
+    coder_b: str = doc("Second coder.")
+    unit_note: str = doc("How units were formed for the comparison.")
+    overall: list[tuple[str, str]] = doc("Overall measures as (name, formatted value).", default_factory=list)
+    rows: list[AgreementRow] = doc("Per-code agreement.", default_factory=list)
+    n_disagreements: int = doc("Units the coders disagree on.", 0)
+
+
+@dataclass
+class EmergentTopic:
+    """One topic found by the topic-model pass."""
+
+    label: str = doc("Topic label (top terms).")
+    terms: list[str] = doc("Top terms.", default_factory=list)
+    size: int = doc("Segments in the topic.", 0)
+    coverage: str = doc("covered | partly covered | not covered by the codebook.", "")
+    aligned_codes: list[str] = doc("Labels of codebook codes the topic aligns with.", default_factory=list)
+    quotes: list[Quote] = doc("Example segments.", default_factory=list)
+
+
+@dataclass
+class EmergentThemes:
+    """Optional slot: the topics pass's "Emergent themes" section."""
+
+    intro: str = doc("Paragraph introducing the section (method, run, parameters).")
+    topics: list[EmergentTopic] = doc("Topics, largest first.", default_factory=list)
+    chart: Chart | None = doc("Optional chart (e.g. a topic map).", None)
+    run_id: str = doc("The topics run shown.", "")
+
+
+@dataclass
+class CodebookEntry:
+    """One code in the codebook appendix."""
+
+    id: str = doc("Code id.")
+    label: str = doc("Code label.")
+    anchor: str = doc("HTML id of the code's entry in the appendix.")
+    depth: int = doc("0 for themes, 1 for their codes, ...")
+    parent_label: str = doc("Label of the parent code, empty for themes.")
+    definition: str = doc("Definition.")
+    inclusion: str = doc("When to apply the code.")
+    exclusion: str = doc("When not to apply it.")
+    examples: list[str] = doc("Invented illustrations from the codebook.", default_factory=list)
+
+
+@dataclass
+class Methods:
+    """Methods and provenance: every number in the report traces back to these."""
+
+    qualkit_version: str = doc("qualkit version that built the report.")
+    coder: str = doc("The coder analysed.")
+    run_id: str = doc("Run analysed (empty for human coders).")
+    run_kind: str = doc("Kind of the run, e.g. rules.")
+    run_started: str = doc("When the run started (ISO 8601, UTC).")
+    run_finished: str = doc("When the run finished.")
+    run_qualkit_version: str = doc("qualkit version of the run.")
+    parameters: list[tuple[str, str]] = doc("Run parameters as (name, value).", default_factory=list)
+    codebook_hash: str = doc("Full codebook content hash.")
+    unit: str = doc("Unit of analysis.")
+    n_segments: int = doc("Segments of that unit in participant speech.", 0)
+    n_applications: int = doc("Code applications in the coder's codings.", 0)
+    excluded: list[str] = doc("What was left out of the analysis, e.g. interviewer speech.", default_factory=list)
+    measures: list[str] = doc("How the report's measures are defined.", default_factory=list)
+
+
+@dataclass
+class TurnExcerpt:
+    """A turn shown in the transcript appendix."""
+
+    idx: int = doc("0-based turn index.")
+    anchor: str = doc("HTML id (t-TRANSCRIPT-IDX) that quotes link to.")
+    speaker: str = doc("Speaker label.")
+    role: str = doc("interviewer, participant or other.")
+    text: str = doc("The full turn text.")
+    quoted: bool = doc("True when a quote in the report comes from this turn.", False)
+
+
+@dataclass
+class TranscriptExcerpt:
+    """The quoted turns of one transcript (with the question before each)."""
+
+    transcript_id: str = doc("Transcript id.")
+    participant_id: str = doc("Participant id.")
+    anchor: str = doc("HTML id of the transcript's appendix entry.")
+    turns: list[TurnExcerpt] = doc("The turns shown, in order.", default_factory=list)
+
+
+@dataclass
+class ReportContext:
+    """Everything ``report.html.j2`` and ``report.md.j2`` may use."""
+
+    title: str = doc("Report title.")
+    summary: Summary = doc("Opening numbers: study size, words coded, codebook, run.")
+    toc: list[TocEntry] = doc("Table of contents.")
+    notes: list[str] = doc("Notices for the reader, e.g. 'no codes were applied'.")
+    participants: list[ParticipantRow] = doc("Participant table (the paper's Table 1).")
+    themes: list[Theme] = doc("One section per top-level theme, with its codes.")
+    frequency: list[FrequencyRow] = doc("Code frequency table, most frequent first.")
+    pairs: list[PairRow] = doc("Most frequent co-occurring code pairs with examples.")
+    charts: Charts = doc("Inline SVG figures.")
+    saturation: Saturation = doc("Thematic saturation.")
+    agreement: AgreementSection | None = doc("Optional slot: intercoder agreement, None without a second coder.")
+    emergent_themes: EmergentThemes | None = doc("Optional slot: the topics pass's section, None until it contributes one.")
+    codebook: list[CodebookEntry] = doc("Codebook appendix, codebook order.")
+    methods: Methods = doc("Methods and provenance.")
+    transcripts: list[TranscriptExcerpt] = doc("Transcript appendix: the quoted turns.")
+
+
+def field_help(cls: type) -> dict[str, str]:
+    """``{field name: help text}`` of a context dataclass."""
+    return {f.name: f.metadata.get("help", "") for f in fields(cls)}
+
+
+__all__ = [
+    "AgreementRow",
+    "AgreementSection",
+    "Chart",
+    "Charts",
+    "CoCode",
+    "CodeSection",
+    "CodebookEntry",
+    "EmergentThemes",
+    "EmergentTopic",
+    "FrequencyRow",
+    "GroupShare",
+    "Methods",
+    "PairRow",
+    "ParticipantRow",
+    "Quote",
+    "ReportContext",
+    "Saturation",
+    "SaturationRow",
+    "Summary",
+    "Theme",
+    "TocEntry",
+    "TranscriptExcerpt",
+    "TurnExcerpt",
+    "field_help",
+]
