@@ -322,8 +322,9 @@ def test_report_offsets_and_order() -> None:
 
 def test_offsets_are_code_points() -> None:
     text = "Zoë 😀 mail zoë@example.com"
-    finding = found_findings = CHECKER.check(make(text)).findings[0]
-    assert text[finding.start : finding.end] == "zoë@example.com" == found_findings.text
+    (finding,) = CHECKER.check(make(text)).findings
+    assert (finding.start, finding.end) == (11, 26)
+    assert text[finding.start : finding.end] == "zoë@example.com" == finding.text
 
 
 # ---------------------------------------------------------------- NER
@@ -434,3 +435,15 @@ def test_podcast_transcripts_through_the_importer(shared_data: Path) -> None:
     transcript = read_transcript(path, options=ImportOptions(multi_party=True))
     report = AnonymityChecker([]).check(transcript)
     assert {f.text for f in report.findings if f.kind == "speaker-name"} >= {"Daniel Whitenack", "Chris Benson"}
+
+
+def test_ner_model_loaded_from_a_folder_on_disk(tmp_path: Path) -> None:
+    from qualkit.transcripts_schema.anonymity import load_ner_pipeline
+
+    entity_ruler_pipeline().to_disk(tmp_path / "tiny_ner")
+    checker = AnonymityChecker([], ner_model=str(tmp_path / "tiny_ner"))
+    assert checker.ner_model == str(tmp_path / "tiny_ner")
+    report = checker.check(make("Devansh joined Brightmoor Health."))
+    assert [(f.kind, f.text) for f in report.findings] == [("ner-person", "Devansh"), ("ner-org", "Brightmoor Health")]
+    assert load_ner_pipeline("en_core_web_sm") is None
+    assert load_ner_pipeline(str(tmp_path / "no-such-model")) is None

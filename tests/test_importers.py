@@ -43,7 +43,7 @@ def test_otter_blocks_join_lines_and_read_start_times():
     assert _shape(transcript) == [("Interviewer", "interviewer"), ("P4", "participant")] * 2
     assert transcript.id == transcript.participant.id == "P4"
     assert transcript.turns[1].start == 7.0 and transcript.turns[3].start == 62.0
-    assert "object detection.\nAnd some tracking on top of that." in transcript.turns[1].text
+    assert transcript.turns[1].text == "Sure. We build the perception models for the delivery robots, mostly object detection. And some tracking on top of that."
     assert transcript.metadata.interviewers == ["Interviewer"]
 
 
@@ -68,7 +68,7 @@ def test_markdown_labels_timestamps_escapes_and_breaks():
     turns = result.transcript.turns
     assert _shape(result.transcript) == [("Interviewer", "interviewer"), ("P6", "participant")] * 2
     assert turns[1].start == 12 * 60 + 40
-    assert turns[1].text.startswith("Last month, I think.") and "[laughter]" in turns[1].text
+    assert turns[1].text == "Last month, I think. The click-through dropped and we rolled back within an hour.\nIt took longer to find out why. [laughter]"
     assert "\\[" not in turns[1].text and "12:40" not in turns[1].text
     assert turns[2].text == "And why was it?"  # **Interviewer**: variant
     assert turns[3].text == "A stale feature table, as always."  # **P6: A**... quirk
@@ -137,7 +137,7 @@ def test_text_label_variants_and_continuations(tmp_path):
     transcript = read_transcript(path)
     assert _shape(transcript) == [("Interviewer 1", "interviewer"), ("Interviewer 2", "interviewer"), ("Interviewee", "participant")]
     assert transcript.turns[0].start == 62.0 and transcript.turns[2].start == 90.0
-    assert transcript.turns[2].text == "We retrain nightly,\nunless the data is late.\nWhich it often is."
+    assert transcript.turns[2].text == "We retrain nightly, unless the data is late.\nWhich it often is."
     # "Interviewee" is not a pseudonym, so the ids come from the file name
     assert transcript.id == transcript.participant.id == "session-12"
 

@@ -137,13 +137,13 @@ def cooccurrence_chart(counts: pd.DataFrame, jaccard: pd.DataFrame, labels: dict
     filename = "charts/cooccurrence.svg"
     if counts.shape[0] < 2:
         return empty_chart("cooccurrence", title, caption, filename, "fewer than two codes were applied")
-    values = counts.astype(float).copy()
-    colour = jaccard.astype(float).copy()
-    np.fill_diagonal(values.values, np.nan)
-    np.fill_diagonal(colour.values, np.nan)
     names = [labels.get(c, c) for c in counts.index]
-    values.index = values.columns = names
-    colour.index = colour.columns = names
+    value_array = counts.to_numpy(dtype=float, copy=True)
+    colour_array = jaccard.to_numpy(dtype=float, copy=True)
+    np.fill_diagonal(value_array, np.nan)
+    np.fill_diagonal(colour_array, np.nan)
+    values = pd.DataFrame(value_array, index=names, columns=names)
+    colour = pd.DataFrame(colour_array, index=names, columns=names)
     svg = heatmap("cooccurrence", values, colour=colour, xlabel="", ylabel="", colourbar="Jaccard index", vmax=1.0)
     return Chart("cooccurrence", title, caption, svg, filename)
 

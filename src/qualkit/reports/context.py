@@ -289,11 +289,11 @@ class Methods:
     run_started: str = doc("When the run started (ISO 8601, UTC).")
     run_finished: str = doc("When the run finished.")
     run_qualkit_version: str = doc("qualkit version of the run.")
-    parameters: list[tuple[str, str]] = doc("Run parameters as (name, value).", default_factory=list)
     codebook_hash: str = doc("Full codebook content hash.")
     unit: str = doc("Unit of analysis.")
     n_segments: int = doc("Segments of that unit in participant speech.", 0)
     n_applications: int = doc("Code applications in the coder's codings.", 0)
+    parameters: list[tuple[str, str]] = doc("Run parameters as (name, value).", default_factory=list)
     excluded: list[str] = doc("What was left out of the analysis, e.g. interviewer speech.", default_factory=list)
     measures: list[str] = doc("How the report's measures are defined.", default_factory=list)
 

@@ -35,6 +35,7 @@ Detectors
 
 from __future__ import annotations
 
+import importlib.util
 import ipaddress
 import re
 from collections import Counter
@@ -540,10 +541,10 @@ def looks_like_personal_name(label: str) -> str | None:
         return None
     if all(_is_capitalised(word) for word in names):
         if any(word.casefold() in _TITLES for word in names):
-            return "a title and a capitalised name"
+            return "a title and a name"
         if all(word.casefold() in ROLE_WORDS for word in names):
             return None
-        return "capitalised words like a first and last name"
+        return "capitalised like a first and last name"
     if words[0].strip(".:,").casefold() in GIVEN_NAMES:
         return "starts with a common given name"
     return None
@@ -552,18 +553,30 @@ def looks_like_personal_name(label: str) -> str | None:
 # --------------------------------------------------------------------------- NER
 
 
+def _module_installed(name: str) -> bool:
+    if not name.isidentifier():
+        return False
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
 def load_ner_pipeline(name: str) -> Any | None:
     """Load an installed spaCy model for NER, or return ``None`` when it is not installed.
 
     Never downloads anything: only an installed package (``spacy.util.is_package``) or a model
     folder on disk is loaded.
     """
+    path = Path(name)
+    is_folder = path.is_dir() and (path / "config.cfg").is_file()
+    if not is_folder and not _module_installed(name):
+        return None  # checked before importing spaCy, which takes seconds
     try:
         import spacy
     except ImportError:  # pragma: no cover - spaCy is a core dependency
         return None
-    path = Path(name)
-    if not spacy.util.is_package(name) and not (path.is_dir() and (path / "config.cfg").is_file()):
+    if not is_folder and not spacy.util.is_package(name):
         return None
     try:
         nlp = spacy.load(name, exclude=["parser", "lemmatizer", "attribute_ruler", "tagger", "senter", "morphologizer"])
@@ -696,7 +709,7 @@ class AnonymityChecker:
             why = looks_like_personal_name(label)
             if why is not None:
                 findings.append(
-                    Finding("speaker-name", index, 0, len(label), label, f"speaker label looks like a real name: {why}; {uses[label]} turn{plural}")
+                    Finding("speaker-name", index, 0, len(label), label, f"looks like a real name: {why}; {uses[label]} turn{plural}")
                 )
             if self.deny_matcher is not None:
                 for match in self.deny_matcher.finditer(label):

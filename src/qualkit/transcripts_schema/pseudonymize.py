@@ -22,6 +22,7 @@ the study's reports (the default is ``.qualkit/pseudonyms.json`` in the study fo
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import os
 import re
@@ -199,17 +200,16 @@ class PseudonymizeStats:
         return {"speaker_labels": self.speakers, "replacements": dict(sorted(self.replacements.items()))}
 
 
-# Common English words that must never be replaced on their own even when part of a name
-# ("Will Ramey" must not turn every "Will" into a pseudonym).
+@functools.cache
 def _stop_words() -> frozenset[str]:
+    """Common English words that are never replaced alone even when part of a speaker's name
+    ("Will Ramey" must not turn every "Will" into a pseudonym). Loaded on first use: importing
+    spaCy takes seconds."""
     try:
         from spacy.lang.en.stop_words import STOP_WORDS
     except ImportError:  # pragma: no cover - spaCy is a core dependency
         return frozenset()
     return frozenset(STOP_WORDS)
-
-
-_STOP_WORDS = _stop_words()
 
 
 def pseudonymize(
@@ -315,7 +315,7 @@ def _speaker_name_matcher(renamed: dict[str, str]) -> tuple[re.Pattern[str] | No
             for word in {words[0], words[-1]}:
                 word = word.strip(".,")
                 folded = word.casefold()
-                if len(word) >= 3 and folded not in _STOP_WORDS and folded not in ROLE_WORDS and word[0].isupper():
+                if len(word) >= 3 and folded not in _stop_words() and folded not in ROLE_WORDS and word[0].isupper():
                     parts.setdefault(word, []).append(f"[{pseudonym}]")
     unique_parts = {word: values[0] for word, values in parts.items() if len(set(values)) == 1 and word.casefold() not in full}
     if not full and not unique_parts:

@@ -104,8 +104,8 @@ def assign_roles(turns: list[RawTurn], options: ImportOptions, file: str) -> dic
                     f"unknown speaker {label!r} ({counts[label][0]} turn(s))",
                     file,
                     first[label].location,
-                    f"map it: --speaker-role '{label}=participant' (or =interviewer, =other), or --interviewer '{label}', "
-                    "or [transcripts] speaker_roles in qualkit.toml; for group interviews pass --multi-party",
+                    f"map it: --speaker-role '{label}=participant' (or =interviewer, =other) or [transcripts] speaker_roles; "
+                    "--multi-party accepts several participants",
                 )
                 for label in unmapped
             ],

@@ -87,9 +87,19 @@ def parse_seconds(value: str) -> float:
     return float(value)
 
 
+#: Put in a turn's list of lines where the source has a blank line (a paragraph break).
+PARAGRAPH = ""
+
+
 def join_text(parts: list[str]) -> str:
-    """Join source lines of one turn into plain text (paragraphs on their own lines)."""
-    return "\n".join(part.strip() for part in parts if part.strip())
+    """Join source lines of one turn: wrapped lines with a space, paragraphs (``PARAGRAPH``) with a newline."""
+    paragraphs: list[list[str]] = [[]]
+    for part in parts:
+        if not part.strip():
+            paragraphs.append([])
+        else:
+            paragraphs[-1].append(part.strip())
+    return "\n".join(" ".join(lines) for lines in paragraphs if lines)
 
 
 def no_labels_error(source: Source, what: str, example: str) -> InputError:
@@ -103,6 +113,7 @@ def no_labels_error(source: Source, what: str, example: str) -> InputError:
 
 __all__ = [
     "BRACKETED_TIMESTAMP",
+    "PARAGRAPH",
     "Parsed",
     "RawTurn",
     "Source",

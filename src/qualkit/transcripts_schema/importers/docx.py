@@ -97,7 +97,7 @@ def _check_package(source: Source, options: "ImportOptions") -> None:
         archive = zipfile.ZipFile(io.BytesIO(source.data))
     except zipfile.BadZipFile:
         raise source.error(
-            "not a Word document: a .docx file must be a ZIP archive, and this one is not",
+            "not a Word document: not a ZIP archive (every .docx file is one)",
             "whole file",
             "save it as .docx from Word or LibreOffice, or choose the right importer with --format",
         ) from None

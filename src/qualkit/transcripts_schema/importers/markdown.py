@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from ._base import BRACKETED_TIMESTAMP, Parsed, RawTurn, Source, join_text, no_labels_error, parse_clock
+from ._base import PARAGRAPH, BRACKETED_TIMESTAMP, Parsed, RawTurn, Source, join_text, no_labels_error, parse_clock
 
 if TYPE_CHECKING:
     from ..options import ImportOptions
@@ -60,6 +60,8 @@ def read(source: Source, options: "ImportOptions") -> Parsed:
 
     for number, line in enumerate(source.text.split("\n"), start=1):
         if not line.strip() or _SKIP.match(line):
+            if parts and parts[-1] != PARAGRAPH:
+                parts.append(PARAGRAPH)
             continue
         found = None
         for pattern in LABELS:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from ._base import TIMESTAMP, Parsed, RawTurn, Source, join_text, no_labels_error, parse_clock
+from ._base import PARAGRAPH, TIMESTAMP, Parsed, RawTurn, Source, join_text, no_labels_error, parse_clock
 
 if TYPE_CHECKING:
     from ..options import ImportOptions
@@ -46,6 +46,8 @@ def read(source: Source, options: "ImportOptions") -> Parsed:
 
     for number, line in enumerate(source.text.split("\n"), start=1):
         if not line.strip():
+            if parts and parts[-1] != PARAGRAPH:
+                parts.append(PARAGRAPH)
             continue
         match = LABEL_LINE.match(line)
         otter = None if match else OTTER_HEADER.match(line)

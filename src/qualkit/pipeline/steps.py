@@ -1,0 +1,262 @@
+"""The standard pipeline steps. Each is a small class: its inputs are cheap hashes and
+parameters; its ``run`` calls the same library function as the matching CLI command."""
+
+from __future__ import annotations
+
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..errors import ConfigError, PipelineError, Problem
+from ..study import Study
+from .fingerprint import expand_sources, file_sha256, fingerprint, tree_sha256
+
+
+def _version(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _optional_file_hash(study: Study, relative: str | None) -> str | None:
+    if not relative:
+        return None
+    path = study.path(relative)
+    return file_sha256(path) if path.is_file() else None
+
+
+def _relative(study: Study, path: Path) -> str:
+    try:
+        return path.resolve().relative_to(study.root).as_posix()
+    except ValueError:
+        return str(path.resolve())
+
+
+class ImportStep:
+    """Import the transcripts named by ``[transcripts] sources``; only changed files are parsed."""
+
+    name = "import"
+    depends_on: tuple[str, ...] = ()
+
+    def enabled(self, study: Study) -> bool:
+        return True
+
+    def _files(self, study: Study) -> list[Path]:
+        config = study.config.transcripts
+        participants = study.path(config.participants).resolve() if config.participants else None
+        files = [path for path in expand_sources(study.root, config.sources) if path.resolve() != participants]
+        if not files:
+            raise ConfigError(
+                f"[transcripts] sources {config.sources} match no file in {study.root}",
+                problems=[Problem("the globs match nothing", "qualkit.toml", "key transcripts.sources", "put transcripts there or fix the globs")],
+            )
+        return files
+
+    def inputs(self, study: Study, upstream: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        config = study.config
+        return {
+            "files": {_relative(study, path): file_sha256(path) for path in self._files(study)},
+            "participants": _optional_file_hash(study, config.transcripts.participants),
+            "deny_list": _optional_file_hash(study, config.anonymity.deny_list),
+            "transcripts_config": config.transcripts.model_dump(),
+            "anonymity_config": config.anonymity.model_dump(),
+            "qualkit": __version__,
+        }
+
+    def run(self, study: Study, upstream: dict[str, dict[str, Any]], previous: dict[str, Any] | None) -> dict[str, Any]:
+        from ..transcripts_schema.importing import import_files
+
+        files = self._files(study)
+        inputs = self.inputs(study, upstream)
+        hashes = inputs.pop("files")
+        settings = fingerprint(inputs)
+        if previous and previous.get("settings") == settings:
+            # Same settings: parse only files that are new or changed since the last import.
+            known = previous.get("files", {})
+            todo = [path for path in files if known.get(_relative(study, path)) != hashes[_relative(study, path)]]
+        else:
+            todo = files
+        result = import_files(study, [str(path) for path in todo]) if todo else None
+        kept = {_relative(study, path) for path in files}
+        retired = []
+        with study.store.transaction() as conn:
+            for row in conn.execute("SELECT pk, id, source_path FROM transcripts WHERE is_current = 1").fetchall():
+                source = row["source_path"]
+                if source and not Path(source).is_absolute() and source not in kept and (study.root / source).parent.resolve() in {
+                    path.parent.resolve() for path in files
+                }:
+                    conn.execute("UPDATE transcripts SET is_current = 0 WHERE pk = ?", (row["pk"],))
+                    retired.append(row["id"])
+        current = {row.id: row.content_hash for row in study.store.transcripts()}
+        return {
+            "transcripts": current,
+            "files": hashes,
+            "settings": settings,
+            "import_run": result.run_id if result else None,
+            "parsed": len(todo),
+            "new": result.count("new") if result else 0,
+            "new_versions": result.count("new-version") if result else 0,
+            "retired": sorted(retired),
+        }
+
+
+class CodeStep:
+    """The rule-based pass; unchanged transcripts keep the previous run's applications."""
+
+    name = "code"
+    depends_on = ("import",)
+
+    def enabled(self, study: Study) -> bool:
+        return True
+
+    def inputs(self, study: Study, upstream: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        from ..codebook import load_codebook
+
+        book = load_codebook(study.config.codebook.path, base_dir=study.root)
+        return {
+            "codebook": book.hash,
+            "coding": study.config.coding.model_dump(),
+            "transcripts": upstream["import"]["transcripts"],
+            "qualkit": __version__,
+            "spacy": _version("spacy"),
+            "spacy_lookups_data": _version("spacy-lookups-data"),
+        }
+
+    def run(self, study: Study, upstream: dict[str, dict[str, Any]], previous: dict[str, Any] | None) -> dict[str, Any]:
+        from ..coding.rules import run_rules
+
+        previous_run = previous.get("run_id") if previous else None
+        summary = run_rules(study, progress=False, reuse_run=previous_run)
+        return {"run_id": summary.run_id, "previous_run_id": previous_run, "applications": summary.applications}
+
+
+class TopicsStep:
+    """The topic-model pass over participant segments."""
+
+    name = "topics"
+    depends_on = ("import", "code")
+
+    def enabled(self, study: Study) -> bool:
+        return study.config.topics.enabled
+
+    def inputs(self, study: Study, upstream: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        return {
+            "topics": study.config.topics.model_dump(),
+            "unit": study.config.coding.unit,
+            "transcripts": upstream["import"]["transcripts"],
+            "rules_run": upstream["code"]["run_id"],
+            "bertopic": _version("bertopic"),
+            "scikit_learn": _version("scikit-learn"),
+        }
+
+    def run(self, study: Study, upstream: dict[str, dict[str, Any]], previous: dict[str, Any] | None) -> dict[str, Any]:
+        from ..coding.topics import fit_topics
+
+        summary = fit_topics(study)
+        return {"run_id": summary.run_id, "status": summary.status, "reason": summary.reason, "topics": summary.n_topics}
+
+
+def _report_inputs(study: Study, upstream: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "rules_run": upstream["code"]["run_id"],
+        "previous_rules_run": upstream["code"].get("previous_run_id"),
+        "topics_run": upstream.get("topics", {}).get("run_id"),
+        "study": study.config.study.model_dump(),
+        "qualkit": __version__,
+    }
+
+
+class AnalyseStep:
+    """The analysis tables, written as CSV next to the report for mixed-methods work."""
+
+    name = "analyse"
+    depends_on = ("code", "topics")
+
+    def enabled(self, study: Study) -> bool:
+        return True
+
+    def inputs(self, study: Study, upstream: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        return {**_report_inputs(study, upstream), "out": study.config.report.out}
+
+    def run(self, study: Study, upstream: dict[str, dict[str, Any]], previous: dict[str, Any] | None) -> dict[str, Any]:
+        from ..analysis.export import export_tables
+
+        out = study.path(study.config.report.out) / "tables"
+        files = export_tables(study, ["csv"], out, coder=f"run:{upstream['code']['run_id']}")
+        return {"files": sorted(_relative(study, Path(f)) for f in files)}
+
+
+class ReportStep:
+    """The theme report (HTML and Markdown), opening with what changed since the previous run."""
+
+    name = "report"
+    depends_on = ("code", "topics", "analyse")
+
+    def enabled(self, study: Study) -> bool:
+        return bool(study.config.report.formats)
+
+    def inputs(self, study: Study, upstream: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        return {
+            **_report_inputs(study, upstream),
+            "report": study.config.report.model_dump(),
+            "templates": tree_sha256(study.root / "reports" / "templates"),
+            "participants": _optional_file_hash(study, study.config.transcripts.participants),
+        }
+
+    def run(self, study: Study, upstream: dict[str, dict[str, Any]], previous: dict[str, Any] | None) -> dict[str, Any]:
+        from ..reports import build_report
+
+        code = upstream["code"]
+        files = build_report(
+            study,
+            coder=f"run:{code['run_id']}",
+            formats=tuple(study.config.report.formats),
+            out=study.path(study.config.report.out),
+            compare_with=code.get("previous_run_id"),
+            topics_run=upstream.get("topics", {}).get("run_id"),
+        )
+        return {"files": [_relative(study, Path(f)) for f in files]}
+
+
+class ExportStep:
+    """Exports for other tools: csv / xlsx / parquet tables and REFI-QDA projects."""
+
+    name = "export"
+    depends_on = ("code",)
+
+    def enabled(self, study: Study) -> bool:
+        return bool(study.config.export.formats)
+
+    def inputs(self, study: Study, upstream: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        return {"rules_run": upstream["code"]["run_id"], "export": study.config.export.model_dump(), "qualkit": __version__}
+
+    def run(self, study: Study, upstream: dict[str, dict[str, Any]], previous: dict[str, Any] | None) -> dict[str, Any]:
+        out = study.path(study.config.export.out)
+        formats = list(study.config.export.formats)
+        files: list[str] = []
+        tables = [fmt for fmt in formats if fmt in ("csv", "xlsx", "parquet")]
+        unknown = [fmt for fmt in formats if fmt not in ("csv", "xlsx", "parquet", "qdpx")]
+        if unknown:
+            raise ConfigError(
+                f"unknown export format(s) {unknown}",
+                problems=[Problem("unknown format", "qualkit.toml", "key export.formats", "use csv, xlsx, parquet or qdpx")],
+            )
+        if tables:
+            from ..analysis.export import export_tables
+
+            files += [str(f) for f in export_tables(study, tables, out, coder=f"run:{upstream['code']['run_id']}")]
+        if "qdpx" in formats:
+            from ..interop.qdpx import export_qdpx
+
+            files.append(str(export_qdpx(study, out / f"{study.root.name}.qdpx")))
+        return {"files": sorted(_relative(study, Path(f)) for f in files)}
+
+
+def default_steps() -> list:
+    """import, code, topics, analyse, report, export."""
+    return [ImportStep(), CodeStep(), TopicsStep(), AnalyseStep(), ReportStep(), ExportStep()]
+
+
+__all__ = ["AnalyseStep", "CodeStep", "ExportStep", "ImportStep", "ReportStep", "TopicsStep", "default_steps", "PipelineError"]
