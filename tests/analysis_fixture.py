@@ -120,7 +120,7 @@ def _insert_run(conn, codebook_hash: str, applications, segments, started: str) 
     return run_id
 
 
-def build_tiny_study(study: Study, *, people=PEOPLE, runs: bool = True) -> Tiny:
+def build_tiny_study(study: Study, *, people=PEOPLE, runs: bool = True, humans: bool = True) -> Tiny:
     """Fill ``study`` (an empty, initialised study) with the tiny coded study."""
     store = study.store
     for person in people:
@@ -152,7 +152,7 @@ def build_tiny_study(study: Study, *, people=PEOPLE, runs: bool = True) -> Tiny:
             ids = {p.id for p in people}
             run1 = _insert_run(conn, codebook_hash, {k: v for k, v in RUN1.items() if k[0] in ids}, segments, "2026-02-01T10:00:00+00:00")
             run2 = _insert_run(conn, codebook_hash, {k: v for k, v in RUN2.items() if k[0] in ids}, segments, "2026-02-02T10:00:00+00:00")
-            if "P1" in ids and "P2" in ids:
+            if humans and "P1" in ids and "P2" in ids:
                 p1 = store.transcript_pk("P1")
                 p2 = store.transcript_pk("P2")
                 t1 = conn.execute("SELECT pk FROM turns WHERE transcript_pk = ? AND idx = 1", (p1,)).fetchone()[0]

@@ -130,6 +130,20 @@ def test_import_without_paths_uses_the_study_sources_and_participants_csv(study)
     assert shown["metadata"]["date"] == "2026-02-01" and shown["metadata"]["duration_minutes"] == 41
 
 
+def test_speaker_roles_from_the_study_config(study, tmp_path):
+    config = study.root / "qualkit.toml"
+    text = config.read_text(encoding="utf-8")
+    text = text.replace("interviewers = []", 'interviewers = ["Host"]').replace("speaker_roles = {}", 'speaker_roles = { "Producer" = "other" }')
+    config.write_text(text, encoding="utf-8")
+    path = _write(tmp_path, "P4.txt", "Host: Welcome.\nProducer: We are recording.\nP4: Great.\n")
+    result = _run(study, "validate", "--json", str(path))
+    assert result.exit_code == 0, result.output
+    [report] = json.loads(result.stdout)["files"]
+    assert [(s["label"], s["role"]) for s in report["speakers"]] == [("Host", "interviewer"), ("Producer", "other"), ("P4", "participant")]
+    # a mapping that makes Host the participant leaves P4 an unknown second participant
+    assert _run(study, "validate", "--speaker-role", "Host=participant", str(path)).exit_code == 1
+
+
 def test_findings_refuse_the_import_unless_overridden_with_a_reason(seeded, tmp_path):
     path = _write(tmp_path, "P3.txt", "Interviewer: Where?\nP3: See https://intranet.example.org/ml for details.\n")
     before = _snapshot(seeded)

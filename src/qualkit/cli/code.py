@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
@@ -61,7 +62,6 @@ def explain(ctx: click.Context, segment_id: int, run_id: int | None, as_json: bo
         echo_json(result.as_dict())
         return
     from rich.console import Console
-    from rich.table import Table
     from rich.text import Text
 
     console = Console(highlight=False)
@@ -82,13 +82,13 @@ def explain(ctx: click.Context, segment_id: int, run_id: int | None, as_json: bo
     if not result.matches:
         console.print(f"[dim]run {result.run_id} found no codes in this segment[/dim]")
         return
-    table = Table(title=f"run {result.run_id}, codebook {result.codebook_name}", title_justify="left")
-    for column in ("code", "matched", "at", "rule", "source", "score"):
-        table.add_column(column)
+    console.print(f"[dim]run {result.run_id}, codebook {result.codebook_name}: {len(result.matches)} match(es)[/dim]")
     for match in result.matches:
-        source = match.rule_source if isinstance(match.rule_source, str) else str(match.rule_source)
-        table.add_row(
-            f"[{colours[match.code_id]}]{match.label}[/] ({match.code_id})",
-            match.text, f"{match.start}-{match.end}", match.rule, source, f"{match.score:g}",
-        )
-    console.print(table)
+        source = match.rule_source if isinstance(match.rule_source, str) else json.dumps(match.rule_source)
+        line = Text("  ")
+        line.append(f"{match.label} ({match.code_id})", style=f"bold {colours[match.code_id]}")
+        line.append(f"  {match.text!r} at {match.start}-{match.end}  by {match.rule}")
+        line.append(f"  = {source}", style="dim")
+        if match.score != 1:
+            line.append(f"  score {match.score:g}")
+        console.print(line, soft_wrap=True)

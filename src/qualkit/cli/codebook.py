@@ -121,7 +121,7 @@ def export_command(ctx: click.Context, file: str | None, fmt: str, out: str | No
         Path(out).write_bytes(data)
         click.echo(f"wrote {display_path(out)} ({fmt}, {len(data)} bytes)", err=True)
     else:
-        click.get_binary_stream("stdout").write(data)
+        click.echo(data.decode("utf-8"), nl=False)  # every format is UTF-8 text (QDC is XML)
 
 
 @codebook.command("import")

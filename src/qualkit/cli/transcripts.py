@@ -271,7 +271,9 @@ def show_command(ctx: click.Context, transcript_id: str, version: int | None, as
         return
     person = transcript.participant
     attributes = ", ".join(
-        f"{key} {value}" for key, value in (("role", person.role), ("company size", person.company_size), ("sector", person.sector), ("years", person.years_experience)) if value is not None
+        f"{key} {value:g}" if isinstance(value, float) else f"{key} {value}"
+        for key, value in (("role", person.role), ("company size", person.company_size), ("sector", person.sector), ("years", person.years_experience))
+        if value is not None
     )
     click.secho(f"{transcript.id}  participant {person.id}" + (f" ({attributes})" if attributes else ""), bold=True)
     meta = transcript.metadata

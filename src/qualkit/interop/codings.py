@@ -38,7 +38,7 @@ import yaml
 from ..errors import AnonymityError, InputError, InteropError, Problem, QualkitError, display_path
 from ..store import utcnow
 from ._refi import CODE_ID_RE, slugify, unique_id
-from .qdpx import QdpxProject, locate_turns, read_qdpx, render_source, split_span, stable_guid
+from .qdpx import QdpxProject, locate_turns, qualkit_layout, read_qdpx, render_source, split_span, stable_guid
 
 EXTENSION_FILE = "codebook/imported-codes.yaml"
 MAX_CSV_BYTES = 200 * 1024 * 1024
@@ -85,6 +85,8 @@ class ForeignCode:
 
 @dataclass
 class PendingCoding:
+    """A coding read from the file, checked, waiting for its code to be resolved."""
+
     coder: str
     transcript_pk: int
     turn_pk: int | tuple[str, str, int]  # ("new", transcript id, turn index) for transcripts created by the import
@@ -93,7 +95,7 @@ class PendingCoding:
     code_key: str
     text: str
     memo: str
-    place: str
+    place: str  # provenance stored in human_codings.source: FILE:line N, or FILE#coding-guid
 
 
 # --------------------------------------------------------------------------- study helpers
@@ -451,7 +453,8 @@ def _read_csv(study: Any, path: Path, coder: str | None) -> tuple[list[PendingCo
                 foreign[code] = ForeignCode(key=code, label=known_codes.get(code, code) if is_id else code)
             foreign[code].used = True
             for turn, a, b in pieces:
-                pending.append(PendingCoding(row_coder, pk, turn["pk"], a, b, code, turn["text"][a:b], cell(row, "memo"), where))
+                pending.append(PendingCoding(row_coder, pk, turn["pk"], a, b, code, turn["text"][a:b], cell(row, "memo"),
+                                             f"{path.name}:{where}"))
     if problems:
         raise InputError(f"{shown} has {len(problems)} problem(s); nothing was stored", problems=problems)
     if not pending:
@@ -483,6 +486,44 @@ def _source_transcript(project: QdpxProject, source: Any, transcripts: dict[str,
         if name.lower() in lowered:
             return lowered[name.lower()]
     return None
+
+
+_PERSON_FIELDS = ("role", "company_size", "sector", "years_experience")
+
+
+def _transcript_from_layout(project: QdpxProject, source: Any, layout: dict[str, Any]) -> tuple[Any, list[tuple[int, int]]] | None:
+    """Rebuild a transcript qualkit exported, from the turn layout in the source's Description."""
+    from pydantic import ValidationError
+
+    from ..transcripts_schema.model import InterviewMetadata, Participant, Transcript, Turn
+
+    text = source.text or ""
+    try:
+        spans = [(int(item[2]), int(item[3])) for item in layout["turns"]]
+        turns = [
+            Turn(speaker=item[0], role=item[1], text=text[a:b], start=item[4], end=item[5])
+            for item, (a, b) in zip(layout["turns"], spans)
+        ]
+        participant_id = str(layout.get("participant") or layout["transcript"])
+        fields: dict[str, Any] = {}
+        attributes: dict[str, str] = {}
+        for case in project.cases:
+            if source.guid in case.source_guids or case.name == participant_id:
+                for key, value in case.variables.items():
+                    if key in _PERSON_FIELDS:
+                        fields[key] = float(value) if key == "years_experience" else value
+                    else:
+                        attributes[key] = value
+                break
+        transcript = Transcript(
+            id=str(layout["transcript"]),
+            participant=Participant(id=participant_id, attributes=attributes, **fields),
+            metadata=InterviewMetadata.model_validate(layout.get("metadata") or {}),
+            turns=turns,
+        )
+    except (KeyError, IndexError, TypeError, ValueError, ValidationError):
+        return None
+    return transcript, spans
 
 
 def _transcript_from_source(project: QdpxProject, source: Any, taken: set[str]) -> Any:
@@ -561,7 +602,15 @@ def _read_qdpx_codings(
                 spans = located
             layouts[source.guid] = ([t["pk"] for t in turns], [t["text"] for t in turns], spans)
         elif import_sources:
-            transcript = _transcript_from_source(project, source, taken)
+            layout = qualkit_layout(source.description)
+            rebuilt = _transcript_from_layout(project, source, layout) if layout is not None else None
+            if layout is not None and rebuilt is None:
+                warnings.append(f"source {source.name!r}: its qualkit turn layout is damaged; read it as one turn per paragraph")
+            if rebuilt is not None and rebuilt[0].id not in taken:
+                transcript, qualkit_spans = rebuilt
+                taken.add(transcript.id)
+            else:
+                transcript, qualkit_spans = _transcript_from_source(project, source, taken), None
             if transcript is None:
                 warnings.append(f"source {source.name!r} has no text; not imported")
                 continue
@@ -584,7 +633,7 @@ def _read_qdpx_codings(
                     "ner_model": report.ner_model,
                 }
             to_create.append((transcript, override))
-            spans = locate_turns(source.text or "", [turn.text for turn in transcript.turns])
+            spans = qualkit_spans or locate_turns(source.text or "", [turn.text for turn in transcript.turns])
             assert spans is not None  # the turns were cut from this text
             layouts[source.guid] = (
                 [("new", transcript.id, i) for i in range(len(transcript.turns))],
@@ -648,7 +697,7 @@ def _read_qdpx_codings(
                     pending.append(
                         PendingCoding(
                             name, -1, refs[index], a, b, coding.code_guid, texts[index][a:b],
-                            selection.memo, f"source {source.name!r}, selection {selection.guid}",
+                            selection.memo, f"{path.name}#{coding.guid}",
                         )
                     )
     if missing_user:
@@ -742,7 +791,7 @@ def import_codings(
                         turn_owner[turn_pk] = conn.execute("SELECT transcript_pk FROM turns WHERE pk = ?", (turn_pk,)).fetchone()[0]
                     transcript_pk = turn_owner[turn_pk]
                 rows.append((p.coder, run_id, transcript_pk, turn_pk, p.start, p.end, resolution.ids[p.code_key], p.text,
-                             p.memo or None, shown, now))
+                             p.memo or None, p.place, now))
                 coders_count[p.coder] = coders_count.get(p.coder, 0) + 1
             conn.executemany(
                 """INSERT INTO human_codings (coder, run_id, transcript_pk, turn_pk, start_char, end_char, code_id, text,
@@ -814,9 +863,11 @@ def import_qdpx_codings(
 def list_codings(study: Any) -> list[dict[str, Any]]:
     """One row per human coder: codings, codes, transcripts, the last import's run and file."""
     rows = study.store.query(
-        """SELECT coder, COUNT(*) AS codings, COUNT(DISTINCT code_id) AS codes, COUNT(DISTINCT transcript_pk) AS transcripts,
-                  MAX(run_id) AS run_id, MAX(source) AS source
-           FROM human_codings GROUP BY coder ORDER BY coder"""
+        """SELECT g.*, json_extract(r.parameters, '$.file') AS source
+           FROM (SELECT coder, COUNT(*) AS codings, COUNT(DISTINCT code_id) AS codes,
+                        COUNT(DISTINCT transcript_pk) AS transcripts, MAX(run_id) AS run_id
+                 FROM human_codings GROUP BY coder) g
+           LEFT JOIN runs r ON r.id = g.run_id ORDER BY g.coder"""
     )
     return [{"coder": f"human:{row['coder']}", **{k: row[k] for k in ("codings", "codes", "transcripts", "run_id", "source")}} for row in rows]
 

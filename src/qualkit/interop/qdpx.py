@@ -39,6 +39,7 @@ from ._refi import PROJECT_NS, RefiCode, child, child_text, children, code_guid,
 from .safezip import Limits, SafeArchive, parse_xml
 
 Units = Literal["auto", "codepoint", "utf16"]
+LAYOUT_PREFIX = "qualkit transcript"
 Ends = Literal["exclusive", "inclusive"]
 
 SOURCE_KINDS = {
@@ -496,6 +497,20 @@ def render_source(turns: Sequence[tuple[str, str]]) -> tuple[str, list[tuple[int
     return "".join(parts), spans
 
 
+def qualkit_layout(description: str) -> dict[str, Any] | None:
+    """The turn layout qualkit writes into a source's Description on export, or None."""
+    if not description.startswith(LAYOUT_PREFIX):
+        return None
+    _, _, payload = description.partition("\n")
+    try:
+        data = json.loads(payload)
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("turns"), list):
+        return None
+    return data
+
+
 def locate_turns(source_text: str, turn_texts: Sequence[str]) -> list[tuple[int, int]] | None:
     """Each turn's span in ``source_text``, found in order; ``None`` when a turn is not there."""
     spans = []
@@ -660,16 +675,26 @@ def export_qdpx(study: Any, out_path: str | Path, *, coders: Iterable[str] | Non
     if transcripts:
         sources_el = etree.SubElement(root, q("Sources"))
         for row in transcripts:
-            turns = store.query("SELECT pk, idx, speaker, text FROM turns WHERE transcript_pk = ? ORDER BY idx", (row.pk,))
+            turns = store.query(
+                "SELECT pk, idx, speaker, role, text, start_s, end_s FROM turns WHERE transcript_pk = ? ORDER BY idx", (row.pk,)
+            )
             text, spans = render_source([(t["speaker"], t["text"]) for t in turns])
             turn_span = {t["pk"]: spans[i] for i, t in enumerate(turns)}
             guid = source_guid[row.pk]
             files.append((f"sources/{guid}.txt", text.encode("utf-8")))
             source_el = etree.SubElement(sources_el, q("TextSource"), guid=guid, name=row.id,
                                          plainTextPath=f"internal://{guid}.txt")
-            metadata = {"transcript_id": row.id, "version": row.version, "participant": row.participant_id,
-                        "source_format": row.source_format}
-            etree.SubElement(source_el, q("Description")).text = "qualkit transcript " + json.dumps(metadata, sort_keys=True)
+            meta_row = store.conn.execute("SELECT metadata FROM transcripts WHERE pk = ?", (row.pk,)).fetchone()
+            layout = {
+                "transcript": row.id,
+                "participant": row.participant_id,
+                "metadata": json.loads(meta_row["metadata"]),
+                "turns": [[t["speaker"], t["role"], *spans[i], t["start_s"], t["end_s"]] for i, t in enumerate(turns)],
+            }
+            etree.SubElement(source_el, q("Description")).text = (
+                f"{LAYOUT_PREFIX} {row.id} (speaker, role and span of each turn, for re-import):\n"
+                + json.dumps(layout, sort_keys=True, ensure_ascii=False)
+            )
             selections = []
             for coder in coder_names:
                 for n, coding in enumerate(coder_rows[coder]):

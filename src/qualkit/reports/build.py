@@ -148,9 +148,7 @@ def _codebook_tree(study: Any, run_id: int | None) -> CodeTree:
     except ImportError:
         return CodeTree()
     try:
-        source = study.config.codebook.path
-        path = study.path(source)
-        return as_tree(load_codebook(path if path.exists() else source))
+        return as_tree(load_codebook(study.config.codebook.path, base_dir=study.root))
     except QualkitError:
         return CodeTree()
 
@@ -191,7 +189,10 @@ def _agreement(study: Any, coder: str, other: str | None, tree: CodeTree) -> Agr
         )
         for row in result.per_code.to_dict("records")
     ]
-    overall = [(str(k), _fmt_measure(v) if isinstance(v, float) else _text(v)) for k, v in result.overall.items()]
+    shown = {"n_units": "units compared", "percent_agreement": "percent agreement", "kappa": "Cohen's kappa",
+             "alpha": "Krippendorff's alpha", "precision": "precision", "recall": "recall", "f1": "F1"}
+    overall = [(name, _fmt_measure(result.overall[key]) if isinstance(result.overall[key], float) else _text(result.overall[key]))
+               for key, name in shown.items() if key in result.overall]
     return AgreementSection(
         coder_a=coder,
         coder_b=other,
@@ -294,7 +295,7 @@ def build_context(study: Any, *, coder: str | None = None, agreement_with: str |
             participant_list=row["participant_list"],
             quotes=quotes_for(code_id),
             cooccurring=cooccurring(code_id),
-            by_group=groups(code_id),
+            by_group=groups(code_id) if int(row["n_participants"]) else [],
         )
 
     themes = []

@@ -17,6 +17,7 @@ from markupsafe import Markup
 from matplotlib import rc_context
 from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from .context import Chart
 
@@ -124,6 +125,8 @@ def heatmap(
         bar.set_label(colourbar, color=MUTED)
         bar.outline.set_visible(False)
         bar.ax.tick_params(labelsize=7, colors=MUTED)
+        if vmax is None:
+            bar.ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         return _svg(fig, key)
 
 
@@ -131,19 +134,21 @@ def cooccurrence_chart(counts: pd.DataFrame, jaccard: pd.DataFrame, labels: dict
     """Code x code heatmap: counts in the cells, colour by Jaccard (diagonal left blank)."""
     title = "Code co-occurrence"
     caption = (
-        "Number of segments coded with both codes; colour shows the Jaccard index "
-        "(segments with both / segments with either). The diagonal is left blank."
+        "Number of segments coded with both codes (each pair once); colour shows the Jaccard index "
+        "(segments with both / segments with either)."
     )
     filename = "charts/cooccurrence.svg"
     if counts.shape[0] < 2:
         return empty_chart("cooccurrence", title, caption, filename, "fewer than two codes were applied")
+    # lower triangle only: each pair once, the diagonal (a code with itself) left out
     names = [labels.get(c, c) for c in counts.index]
     value_array = counts.to_numpy(dtype=float, copy=True)
     colour_array = jaccard.to_numpy(dtype=float, copy=True)
-    np.fill_diagonal(value_array, np.nan)
-    np.fill_diagonal(colour_array, np.nan)
-    values = pd.DataFrame(value_array, index=names, columns=names)
-    colour = pd.DataFrame(colour_array, index=names, columns=names)
+    upper = np.triu(np.ones_like(value_array, dtype=bool))
+    value_array[upper] = np.nan
+    colour_array[upper] = np.nan
+    values = pd.DataFrame(value_array, index=names, columns=names).iloc[1:, :-1]
+    colour = pd.DataFrame(colour_array, index=names, columns=names).iloc[1:, :-1]
     svg = heatmap("cooccurrence", values, colour=colour, xlabel="", ylabel="", colourbar="Jaccard index", vmax=1.0)
     return Chart("cooccurrence", title, caption, svg, filename)
 
@@ -183,7 +188,7 @@ def saturation_chart(table: pd.DataFrame, k: int) -> Chart:
         ax.set_xlabel("Interview (in the order conducted)")
         ax.set_ylabel("Codes")
         ax.set_ylim(0, float(table["cumulative"].max()) * 1.15 + 0.5)
-        ax.yaxis.get_major_locator().set_params(integer=True)
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(axis="y", color="#e5e5e5", linewidth=0.8, zorder=0)
         saturated = table.index[table["saturated"]]
         if len(saturated):

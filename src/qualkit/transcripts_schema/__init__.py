@@ -50,10 +50,20 @@ from .importing import (  # noqa: E402
     read_transcript,
     validate_files,
 )
+from .anonymity import AnonymityChecker, AnonymityReport, Finding, check_anonymity, count_redactions, load_deny_list  # noqa: E402
 from .options import ImportOptions  # noqa: E402
+from .pseudonymize import PseudonymMap, pseudonymize  # noqa: E402
 from .participants import ParticipantRecord, load_participants  # noqa: E402
 
 __all__ = [
+    "AnonymityChecker",
+    "AnonymityReport",
+    "Finding",
+    "PseudonymMap",
+    "check_anonymity",
+    "count_redactions",
+    "load_deny_list",
+    "pseudonymize",
     "FileReport",
     "ImportOptions",
     "ImportResult",

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 from ..errors import AnonymityError, InputError, Problem, QualkitError, display_path
+from .anonymity import count_redactions
 from .decoding import read_limited
 from .importers import Parsed, Source, detect_format, get_importer, importer_names
 from .importers import _REGISTRY as _IMPORTERS
@@ -135,6 +136,7 @@ def build_transcript(
         interviewers=[info.label for info in speakers.values() if info.role is SpeakerRole.interviewer],
         source_format=parsed.format,
         source_file=source.path.name,
+        redaction_count=sum(count_redactions(turn.text) for turn in turns),
     )
     participant = record.participant if record else None
     try:

@@ -7,7 +7,7 @@ import re
 import zipfile
 from typing import TYPE_CHECKING
 
-from ._base import TIMESTAMP, Parsed, RawTurn, Source, join_text, no_labels_error, parse_clock
+from ._base import PARAGRAPH, TIMESTAMP, Parsed, RawTurn, Source, join_text, no_labels_error, parse_clock
 from .text import LABEL_LINE, OTTER_HEADER
 
 if TYPE_CHECKING:
@@ -63,7 +63,7 @@ def read(source: Source, options: "ImportOptions") -> Parsed:
                     current = RawTurn(speaker, "", f"table {table_no} row {row_no}", start=parse_clock(time) if time else None)
                     parts = [spoken]
                 elif current is not None:
-                    parts.append(spoken)
+                    parts.extend([PARAGRAPH, spoken])
                 else:
                     skipped += 1
             continue
@@ -80,7 +80,7 @@ def read(source: Source, options: "ImportOptions") -> Parsed:
             parts = [first] if first.strip() else []
             parsed.units += 1
         elif current is not None:
-            parts.append(line)
+            parts.extend([PARAGRAPH, line])
             parsed.units += 1
         else:
             skipped += 1
