@@ -205,7 +205,7 @@ def test_failure_during_coding_marks_the_run_failed_and_removes_applications(stu
         for index, (text, context) in enumerate(items):
             if index == 1:
                 raise RuntimeError("boom")
-            yield self._match(self.nlp(text)), context
+            yield self._match(self.nlp(text), text), context
 
     monkeypatch.setattr(rules_module, "INSERT_BATCH", 1)  # the first segment's rows are written before the failure
     monkeypatch.setattr(RuleCoder, "code_with_context", exploding)

@@ -17,10 +17,22 @@ _COLOURS = ("yellow", "cyan", "magenta", "green", "blue", "red", "bright_yellow"
 @click.option("--codebook", "codebook_ref", help="Codebook YAML file or bundled name (default: [codebook] path).")
 @click.option("--unit", help="turn | sentence | window:N (default: [coding] unit).")
 @click.option("--include-interviewer/--participants-only", default=None, help="Also code interviewer speech.")
+@click.option("--backend", type=click.Choice(["local", "dask"]), help="Execution backend (default: [execution] backend).")
+@click.option("--workers", type=click.IntRange(min=1), help="Dask: start a local cluster of N worker processes.")
+@click.option("--scheduler", help="Dask: address of an existing scheduler, e.g. tcp://10.0.0.5:8786.")
 @json_option
 @click.pass_context
 @handle_errors
-def code(ctx: click.Context, codebook_ref: str | None, unit: str | None, include_interviewer: bool | None, as_json: bool) -> None:
+def code(
+    ctx: click.Context,
+    codebook_ref: str | None,
+    unit: str | None,
+    include_interviewer: bool | None,
+    backend: str | None,
+    workers: int | None,
+    scheduler: str | None,
+    as_json: bool,
+) -> None:
     """Code every transcript with the codebook's rules and record a run."""
     if ctx.invoked_subcommand is not None:
         return
@@ -30,7 +42,12 @@ def code(ctx: click.Context, codebook_ref: str | None, unit: str | None, include
     ref: str | Path | None = codebook_ref
     if codebook_ref is not None and Path(codebook_ref).exists():
         ref = Path(codebook_ref).resolve()  # a path on the command line is relative to the working folder
-    summary = run_rules(study, codebook=ref, unit=unit, include_interviewer=include_interviewer, progress=not as_json)
+    if backend is None and (workers is not None or scheduler):
+        backend = "dask"  # --workers/--scheduler only make sense with Dask
+    summary = run_rules(
+        study, codebook=ref, unit=unit, include_interviewer=include_interviewer, progress=not as_json,
+        backend=backend, workers=workers, scheduler=scheduler,
+    )
     if as_json:
         echo_json({"ok": True, **summary.as_dict()})
         return

@@ -4,7 +4,8 @@
 
 - ``phrases`` -> one :class:`~spacy.matcher.PhraseMatcher` on ``LEMMA`` (lowercased lookup
   lemmas, see :mod:`qualkit.coding.nlp`), and one on ``LOWER`` for codes with ``phrase_attr: LOWER``;
-- ``patterns`` -> one :class:`~spacy.matcher.Matcher`;
+- ``patterns`` -> spaCy :class:`~spacy.matcher.Matcher` objects grouped by the words each
+  pattern requires, so a pattern only runs on texts containing them (:class:`AnchoredPatterns`);
 - ``regex`` -> Python :mod:`re` on the raw text;
 - ``requires`` / ``excludes`` -> context inside the same segment: a code id (the code has a
   match in the segment, before context filtering) or a phrase matched on lemmas.
@@ -15,15 +16,19 @@ once per segment. :func:`run_rules` codes a study and records a run.
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, TypeVar
 
+import numpy
+
 from ..codebook import Codebook, load_codebook
 from ..errors import CodebookError, NotFoundError
 from .nlp import get_nlp, versions
+from ..execution.progress import progress_bar
 from .segment import ensure_segments, normalize_unit
 
 T = TypeVar("T")
@@ -44,13 +49,210 @@ class Match:
     score: float
 
 
+class AnchoredPatterns:
+    """Matcher patterns, each run only where the words it requires occur.
+
+    spaCy's Matcher walks every token of what it is given (creating a Python object per
+    token), whatever the number of patterns, so running it over every segment would cost
+    more than the rest of the pass. Each pattern's non-optional ``LEMMA``/``LOWER``/``ORTH``/
+    ``TEXT`` values (or ``IN`` lists of them) are its anchors: a text lacking any of them
+    cannot match. Patterns with the same anchors share a Matcher, which runs only on texts
+    containing all the anchors, and only on windows around the rarest anchor (as wide as the
+    longest pattern) unless a pattern has ``+``/``*`` operators. Patterns without anchors run
+    on the whole text.
+    """
+
+    _ANCHOR_ATTRS = {"LEMMA": False, "LOWER": False, "ORTH": True, "TEXT": True}  # value -> lowercase it?
+
+    def __init__(self, vocab: Any) -> None:
+        from spacy.matcher import Matcher
+
+        self._matcher_class = Matcher
+        self.vocab = vocab
+        self.always = Matcher(vocab, validate=True)
+        # anchors -> [matcher, longest pattern (None: unbounded)]
+        self.groups: dict[tuple[frozenset[int], ...], list[Any]] = {}
+        self.count = 0
+        self._index: dict[int, list[tuple[tuple[frozenset[int], ...], Any, int | None, frozenset[int]]]] = {}
+        self._index_keys: frozenset[int] = frozenset()
+        self._indexed = -1
+
+    def anchors(self, pattern: list[dict[str, Any]]) -> tuple[frozenset[int], ...]:
+        strings = self.vocab.strings
+        required: set[frozenset[int]] = set()
+        for token in pattern:
+            if not isinstance(token, dict) or token.get("OP") in ("?", "*", "!"):
+                continue
+            for attr, value in token.items():
+                lower = self._ANCHOR_ATTRS.get(str(attr).upper())
+                if lower is None:
+                    continue
+                if isinstance(value, str):
+                    values = [value]
+                elif isinstance(value, dict) and set(value) == {"IN"} and all(isinstance(v, str) for v in value["IN"]):
+                    values = list(value["IN"])
+                else:
+                    continue
+                if values:
+                    required.add(frozenset(strings.add(v.lower() if lower else v) for v in values))
+        return tuple(sorted(required, key=lambda item: sorted(item)))
+
+    @staticmethod
+    def _length(pattern: list[dict[str, Any]]) -> int | None:
+        ops = [token.get("OP") for token in pattern if isinstance(token, dict)]
+        if any(op in ("+", "*") or (isinstance(op, str) and op.startswith("{")) for op in ops):
+            return None
+        return sum(1 for op in ops if op != "!") or 1
+
+    def add(self, key: str, pattern: list[dict[str, Any]]) -> None:
+        anchors = self.anchors(pattern)
+        if not anchors:
+            self.always.add(key, [pattern])
+        else:
+            group = self.groups.get(anchors)
+            if group is None:
+                group = self.groups[anchors] = [self._matcher_class(self.vocab, validate=True), 0]
+            group[0].add(key, [pattern])
+            length = self._length(pattern)
+            group[1] = None if length is None or group[1] is None else max(group[1], length)
+        self.count += 1
+
+    def __len__(self) -> int:
+        return self.count
+
+    def _build_index(self) -> None:
+        """Index each group by its rarest anchor: not a stop word if possible, then the longest word."""
+        from spacy.lang.en.stop_words import STOP_WORDS
+
+        strings = self.vocab.strings
+
+        def commonness(anchor: frozenset[int]) -> tuple[int, int, int]:
+            words = [strings[h] for h in anchor]
+            return (sum(word in STOP_WORDS for word in words), len(words), -min(len(word) for word in words))
+
+        self._index = {}
+        for anchors, (matcher, length) in self.groups.items():
+            rarest = min(anchors, key=commonness)
+            for word in rarest:
+                self._index.setdefault(word, []).append((anchors, matcher, length, rarest))
+        self._index_keys = frozenset(self._index)
+        self._indexed = len(self.groups)
+
+    def __call__(self, doc: Any) -> list[tuple[int, int, int]]:
+        from spacy.attrs import LEMMA, LOWER
+
+        n = len(doc)
+        found: list[tuple[int, int, int]] = list(self.always(doc, allow_missing=True)) if len(self.always) and n else []
+        if not self.groups or not n:
+            return found
+        if self._indexed != len(self.groups):
+            self._build_index()
+        table = doc.to_array([LOWER, LEMMA])
+        present = set(table.ravel().tolist())
+        hits = self._index_keys.intersection(present)
+        if not hits:
+            return found
+        seen: set[int] = set()
+        windowed: set[tuple[int, int, int]] = set()
+        for word in hits:
+            for anchors, matcher, length, rarest in self._index[word]:
+                if id(matcher) in seen:
+                    continue
+                seen.add(id(matcher))
+                if not all(not anchor.isdisjoint(present) for anchor in anchors):
+                    continue
+                if length is None:
+                    found.extend(matcher(doc, allow_missing=True))
+                    continue
+                positions = numpy.flatnonzero(numpy.isin(table, list(rarest)).any(axis=1)).tolist()
+                for start, end in _windows(positions, length, n):
+                    for key, first, last in matcher(doc[start:end], allow_missing=True):
+                        windowed.add((key, first + start, last + start))
+        found.extend(windowed)
+        return found
+
+
+def _windows(positions: list[int], length: int, n: int) -> list[tuple[int, int]]:
+    """Merged token windows ``[p - length + 1, p + length)`` around each position."""
+    windows: list[tuple[int, int]] = []
+    for position in positions:
+        start, end = max(0, position - length + 1), min(n, position + length)
+        if windows and start <= windows[-1][1]:
+            windows[-1] = (windows[-1][0], max(windows[-1][1], end))
+        else:
+            windows.append((start, end))
+    return windows
+
+
+# -- regex prefilter ---------------------------------------------------------------------------
+
+_MIN_LITERAL = 3
+_FOLD_SPECIALS = ("\u0131", "\u017f")  # dotless i and long s: re.IGNORECASE folds them onto ASCII i and s
+
+
+def required_literals(expression: "re.Pattern[str]") -> frozenset[str] | None:
+    """Lowercase strings of which at least one occurs in any text the regex matches, or None.
+
+    Found by walking the parsed regex: a run of literal characters, a group, or an alternation
+    whose every branch has such strings. Used as a cheap ``in`` test before running the regex.
+    """
+    try:
+        try:
+            from re import _parser as sre_parse  # type: ignore[attr-defined]
+        except ImportError:  # pragma: no cover - Python < 3.11
+            import sre_parse  # type: ignore[no-redef]
+        parsed = sre_parse.parse(expression.pattern, expression.flags)
+        found = _sequence_literals(list(parsed), sre_parse)
+    except Exception:  # pragma: no cover - an unusual construct: no prefilter
+        return None
+    if not found or min(len(item) for item in found) < _MIN_LITERAL:
+        return None
+    return frozenset(item.lower() for item in found)
+
+
+def _sequence_literals(items: list[Any], sre: Any) -> set[str] | None:
+    constants = sre._constants if hasattr(sre, "_constants") else sre
+    candidates: list[set[str]] = []
+    run: list[str] = []
+    for op, av in items:
+        if op is constants.LITERAL:
+            run.append(chr(av))
+            continue
+        if run:
+            candidates.append({"".join(run)})
+            run = []
+        if op is constants.SUBPATTERN:
+            inner = _sequence_literals(list(av[-1]), sre)
+            if inner:
+                candidates.append(inner)
+        elif op is constants.BRANCH:
+            union: set[str] = set()
+            for branch in av[1]:
+                inner = _sequence_literals(list(branch), sre)
+                if not inner:
+                    union = set()
+                    break
+                union |= inner
+            if union:
+                candidates.append(union)
+        elif op in (constants.MAX_REPEAT, constants.MIN_REPEAT) and av[0] >= 1:
+            inner = _sequence_literals(list(av[2]), sre)
+            if inner:
+                candidates.append(inner)
+    if run:
+        candidates.append({"".join(run)})
+    if not candidates:
+        return None
+    return max(candidates, key=lambda group: (min(len(item) for item in group), -len(group)))
+
+
 @dataclass
 class _Compiled:
     phrase_matchers: list[Any]
-    matcher: Any
+    patterns: AnchoredPatterns | None
     rules: dict[int, tuple[str, str, float]]  # match key -> (code id, rule name, weight)
     context: dict[int, str]  # match key -> context phrase
-    regexes: list[tuple[Any, str, str, float]]
+    regexes: list[tuple[Any, str, str, float, frozenset[str] | None]]
     requires: dict[str, list[tuple[str, str]]]  # code id -> [("code"|"phrase", value)]
     excludes: dict[str, list[tuple[str, str]]]
 
@@ -76,23 +278,20 @@ def compile_codebook(codebook: Codebook) -> _Compiled:
     cached = _CACHE.get(codebook.hash)
     if cached is not None:
         return cached
-    import re
-
-    from spacy.matcher import Matcher, PhraseMatcher
+    from spacy.matcher import PhraseMatcher
 
     nlp = get_nlp()
     strings = nlp.vocab.strings
     lemma_matcher = PhraseMatcher(nlp.vocab, attr="LEMMA")
     lower_matcher = PhraseMatcher(nlp.vocab, attr="LOWER")
-    matcher = Matcher(nlp.vocab, validate=True)
+    patterns = AnchoredPatterns(nlp.vocab)
     rules: dict[int, tuple[str, str, float]] = {}
     context: dict[int, str] = {}
-    regexes: list[tuple[Any, str, str, float]] = []
+    regexes: list[tuple[Any, str, str, float, frozenset[str] | None]] = []
     requires: dict[str, list[tuple[str, str]]] = {}
     excludes: dict[str, list[tuple[str, str]]] = {}
     problems = []
     context_phrases: set[str] = set()
-    n_patterns = 0
     for code in codebook:
         weight = code.rules.weight
         phrase_rules = [(name, source) for name, kind, source in code.rules.named(code.id) if kind == "phrase"]
@@ -106,16 +305,16 @@ def compile_codebook(codebook: Codebook) -> _Compiled:
         for name, kind, source in code.rules.named(code.id):
             if kind == "pattern":
                 try:
-                    matcher.add(name, [source])
+                    patterns.add(name, source)
                 except Exception as error:  # spaCy raises MatchPatternError / ValueError
                     reason = str(error).strip().splitlines()[-1]
                     problems.append(f"code {code.id!r}, rule {name}: invalid Matcher pattern: {reason}")
                     continue
                 rules[strings.add(name)] = (code.id, name, weight)
-                n_patterns += 1
             elif kind == "regex":
                 try:
-                    regexes.append((re.compile(source), code.id, name, weight))
+                    expression = re.compile(source)
+                    regexes.append((expression, code.id, name, weight, required_literals(expression)))
                 except re.error as error:
                     problems.append(f"code {code.id!r}, rule {name}: regex does not compile: {error}")
         if code.rules.requires:
@@ -133,7 +332,7 @@ def compile_codebook(codebook: Codebook) -> _Compiled:
         raise CodebookError(f"codebook {codebook.name!r} has rules that do not compile", problems=[_p(m) for m in problems])
     compiled = _Compiled(
         phrase_matchers=[m for m in (lemma_matcher, lower_matcher) if len(m)],
-        matcher=matcher if n_patterns else None,
+        patterns=patterns if len(patterns) else None,
         rules=rules,
         context=context,
         regexes=regexes,
@@ -163,19 +362,20 @@ class RuleCoder:
 
     def code_text(self, text: str) -> list[Match]:
         """Matches in one text."""
-        return self._match(self.nlp(text))
+        return self._match(self.nlp(text), text)
 
     def code_texts(self, texts: Iterable[str]) -> Iterator[list[Match]]:
         """Matches for each text, streamed through ``nlp.pipe`` (no Doc is kept)."""
-        for doc in self.nlp.pipe(texts, batch_size=self.batch_size):
-            yield self._match(doc)
+        for doc, text in self.nlp.pipe(((text, text) for text in texts), batch_size=self.batch_size, as_tuples=True):
+            yield self._match(doc, text)
 
     def code_with_context(self, items: Iterable[tuple[str, T]]) -> Iterator[tuple[list[Match], T]]:
         """Like :meth:`code_texts` for ``(text, context)`` pairs; yields ``(matches, context)``."""
-        for doc, context in self.nlp.pipe(items, batch_size=self.batch_size, as_tuples=True):
-            yield self._match(doc), context
+        pairs = ((text, (text, context)) for text, context in items)
+        for doc, (text, context) in self.nlp.pipe(pairs, batch_size=self.batch_size, as_tuples=True):
+            yield self._match(doc, text), context
 
-    def _match(self, doc: Any) -> list[Match]:
+    def _match(self, doc: Any, text: str) -> list[Match]:
         compiled = self.compiled
         raw: list[tuple[str, str, float, int, int]] = []
         found_context: set[str] = set()
@@ -183,8 +383,8 @@ class RuleCoder:
         spans = []
         for matcher in compiled.phrase_matchers:
             spans.extend(matcher(doc))
-        if compiled.matcher is not None:
-            spans.extend(compiled.matcher(doc))
+        if compiled.patterns is not None:
+            spans.extend(compiled.patterns(doc))
         for key, start, end in spans:
             rule = rules.get(key)
             if rule is None:
@@ -192,18 +392,23 @@ class RuleCoder:
                 continue
             first, last = doc[start], doc[end - 1]
             raw.append((rule[0], rule[1], rule[2], first.idx, last.idx + len(last)))
-        if compiled.regexes:
-            text = doc.text
-            for expression, code_id, name, weight in compiled.regexes:
-                for found in expression.finditer(text):
-                    if found.end() > found.start():
-                        raw.append((code_id, name, weight, found.start(), found.end()))
+        lowered: str | None = None
+        for expression, code_id, name, weight, literals in compiled.regexes:
+            if literals is not None:
+                if lowered is None:
+                    lowered = text.lower()
+                    if any(special in lowered for special in _FOLD_SPECIALS):
+                        lowered = ""  # folding could match what the prefilter misses: run every regex
+                if lowered and not any(literal in lowered for literal in literals):
+                    continue
+            for found in expression.finditer(text):
+                if found.end() > found.start():
+                    raw.append((code_id, name, weight, found.start(), found.end()))
         if not raw:
             return []
         if compiled.requires or compiled.excludes:
             present = {item[0] for item in raw}
             raw = [item for item in raw if _context_ok(item[0], compiled, present, found_context)]
-        text = doc.text
         raw.sort(key=lambda item: (item[3], item[4], item[0], item[1]))
         return [Match(code_id, start, end, text[start:end], name, weight) for code_id, name, weight, start, end in raw]
 
@@ -267,6 +472,9 @@ def run_rules(
     unit: str | None = None,
     include_interviewer: bool | None = None,
     progress: bool = True,
+    backend: Any = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
 ) -> RunSummary:
     """Code every current transcript of ``study`` with the codebook's rules and record a run.
 
@@ -274,12 +482,22 @@ def run_rules(
     bundled name) and ``[coding]``. Errors in the codebook or options are raised before
     anything is stored; a failure during coding marks the run failed and removes its
     applications.
+
+    ``backend`` is ``"local"`` (this process), ``"dask"`` (with ``workers`` or ``scheduler``),
+    or a :class:`qualkit.execution.Backend`; default: the study's ``[execution]`` section.
+    Every backend gives the same applications.
     """
     started = time.perf_counter()
     book, ref = _codebook_for(study, codebook)
     unit = normalize_unit(unit if unit is not None else study.config.coding.unit)
     include = study.config.coding.include_interviewer if include_interviewer is None else include_interviewer
     coder = RuleCoder(book)
+    from ..execution.backends import Backend, backend_for_study
+
+    executor = backend if isinstance(backend, Backend) else backend_for_study(study, backend, workers, scheduler)
+    owned = executor is not backend
+    if owned and executor.name == "local":
+        executor = None  # the in-process path below
     store = study.store
     transcripts = store.query("SELECT COUNT(*) AS n FROM transcripts WHERE is_current = 1")[0]["n"]
     if not transcripts:
@@ -304,27 +522,37 @@ def run_rules(
         counts: dict[str, int] = {}
         segments = words = applications = 0
         t1 = time.perf_counter()
-        with store.transaction() as conn:
-            cursor = conn.execute(select, (unit, *roles))
-            items = ((row[2], (row[0], row[1], row[2])) for row in _rows(cursor))
-            batch: list[tuple[Any, ...]] = []
-            insert = """INSERT INTO code_applications (run_id, segment_pk, code_id, start_char, end_char, matched_text, rule, score)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)"""
-            with _progress(progress, total) as advance:
-                for matches, (segment_pk, offset, text) in coder.code_with_context(items):
-                    segments += 1
-                    words += len(text.split())
-                    for match in matches:
-                        batch.append((run_id, segment_pk, match.code_id, offset + match.start, offset + match.end, match.text, match.rule, match.score))
-                        counts[match.code_id] = counts.get(match.code_id, 0) + 1
-                    if len(batch) >= INSERT_BATCH:
+        if executor is not None:
+            from ..execution.rules import code_segments
+
+            try:
+                totals = code_segments(store, run_id, book, unit=unit, include_interviewer=include, backend=executor, progress=progress)
+            finally:
+                if owned:
+                    executor.close()
+            segments, words, applications, counts = totals.segments, totals.words, totals.applications, totals.counts
+        else:
+            with store.transaction() as conn:
+                cursor = conn.execute(select, (unit, *roles))
+                items = ((row[2], (row[0], row[1], row[2])) for row in _rows(cursor))
+                batch: list[tuple[Any, ...]] = []
+                insert = """INSERT INTO code_applications (run_id, segment_pk, code_id, start_char, end_char, matched_text, rule, score)
+                            VALUES (?, ?, ?, ?, ?, ?, ?, ?)"""
+                with progress_bar("coding (local, 1 worker)", total, unit="segments", enabled=progress) as advance:
+                    for matches, (segment_pk, offset, text) in coder.code_with_context(items):
+                        segments += 1
+                        words += len(text.split())
+                        for match in matches:
+                            batch.append((run_id, segment_pk, match.code_id, offset + match.start, offset + match.end, match.text, match.rule, match.score))
+                            counts[match.code_id] = counts.get(match.code_id, 0) + 1
+                        if len(batch) >= INSERT_BATCH:
+                            conn.executemany(insert, batch)
+                            applications += len(batch)
+                            batch.clear()
+                        advance(1, len(text.split()))
+                    if batch:
                         conn.executemany(insert, batch)
                         applications += len(batch)
-                        batch.clear()
-                    advance(1)
-                if batch:
-                    conn.executemany(insert, batch)
-                    applications += len(batch)
         t_code = time.perf_counter() - t1
     except BaseException as error:
         with store.transaction() as conn:
@@ -361,6 +589,7 @@ def run_rules(
         "timings": {"segment_s": round(t_segments, 4), "code_s": round(t_code, 4), "total_s": round(seconds, 4)},
         "words_per_second": round(summary.words_per_second),
         "versions": versions(),
+        "execution": executor.describe() if executor is not None else {"backend": "local", "workers": 1},
     }
     store.finish_run(run_id, status="ok", manifest=manifest)
     return summary

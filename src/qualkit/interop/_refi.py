@@ -60,10 +60,12 @@ def child_text(element: Element, name: str) -> str:
 
 def slugify(label: str, *, fallback: str = "code") -> str:
     """A qualkit code id from a label: ASCII, lowercase, words joined by '-', starting with a letter."""
-    text = unicodedata.normalize("NFKD", label)
+    text = re.sub(r"^\s*\d+(?:\.\d+)*[.)]\s+", "", label)  # "1. Topic", "2.3) Topic": drop the numbering
+    text = unicodedata.normalize("NFKD", text)
     text = "".join(ch for ch in text if not unicodedata.combining(ch)).encode("ascii", "ignore").decode()
     text = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-    text = re.sub(r"^[^a-z]+", "", text)
+    if text and not text[0].isalpha():
+        text = f"c-{text}"
     return text or fallback
 
 

@@ -31,11 +31,11 @@ import os
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 import yaml
 
-from ..errors import AnonymityError, InputError, InteropError, Problem, QualkitError, display_path
+from ..errors import AnonymityError, InputError, InteropError, Problem, display_path
 from ..store import utcnow
 from ._refi import CODE_ID_RE, slugify, unique_id
 from .qdpx import QdpxProject, locate_turns, qualkit_layout, read_qdpx, render_source, split_span, stable_guid

@@ -27,7 +27,7 @@ from ._refi import (
     local,
     parse_codes,
 )
-from .safezip import SafeArchive, parse_xml
+from .safezip import parse_xml
 
 
 def code_records(codebook: Any) -> list[dict[str, Any]]:

@@ -334,7 +334,9 @@ class _SourceReader:
         for candidate in (f"sources/{name}", name):
             member, exact = self.archive.find(candidate)
             if member is not None:
-                if not exact:
+                if candidate == name and "/" not in member:
+                    self._note("root", "the archive stores sources at its top level rather than in 'sources/' (read them anyway)")
+                elif not exact:
                     self._note(
                         "case",
                         f"the archive stores sources under {member.rsplit('/', 1)[0] + '/' if '/' in member else 'its top level'!r} "

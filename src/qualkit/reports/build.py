@@ -344,10 +344,18 @@ def build_context(study: Any, *, coder: str | None = None, agreement_with: str |
         sentence = "No codes were applied, so saturation cannot be assessed."
     elif at:
         position = int(saturation.loc[saturation["saturated"], "position"].iloc[0])
+        later = saturation[(saturation["position"] > position) & (saturation["new_codes"] > 0)]
         sentence = (
-            f"After interview {position} of {len(saturation)} ({at}), {SATURATION_K} consecutive interviews added no new code: "
-            f"{int(saturation['cumulative'].iloc[-1])} codes in all."
+            f"After interview {position} of {len(saturation)} ({at}), {SATURATION_K} consecutive interviews added no new code; "
+            f"{int(saturation.loc[saturation['saturated'], 'cumulative'].iloc[0])} of the "
+            f"{int(saturation['cumulative'].iloc[-1])} codes had appeared by then."
         )
+        if not later.empty:
+            extra = int(later["new_codes"].sum())
+            sentence += (
+                f" Later interviews still added {extra} code{'s' if extra != 1 else ''} "
+                f"({', '.join(later['transcript_id'].astype(str))})."
+            )
     else:
         sentence = (
             f"Saturation was not reached: no run of {SATURATION_K} consecutive interviews without a new code "

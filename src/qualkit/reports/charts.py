@@ -103,7 +103,10 @@ def heatmap(
         data = colour.to_numpy(dtype=float)
         top = vmax if vmax is not None else (np.nanmax(data) if data.size and np.nanmax(data) > 0 else 1.0)
         image = ax.imshow(data, cmap=SEQUENTIAL, vmin=0, vmax=top, aspect="auto")
-        ax.set_xticks(range(cols), [_wrap(str(c)) for c in values.columns], rotation=50, ha="right", rotation_mode="anchor")
+        if longest_col <= 4:
+            ax.set_xticks(range(cols), [str(c) for c in values.columns])
+        else:
+            ax.set_xticks(range(cols), [_wrap(str(c)) for c in values.columns], rotation=50, ha="right", rotation_mode="anchor")
         ax.set_yticks(range(rows), [str(r) for r in values.index])
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
@@ -130,17 +133,23 @@ def heatmap(
         return _svg(fig, key)
 
 
-def cooccurrence_chart(counts: pd.DataFrame, jaccard: pd.DataFrame, labels: dict[str, str]) -> Chart:
-    """Code x code heatmap: counts in the cells, colour by Jaccard (diagonal left blank)."""
+def cooccurrence_chart(counts: pd.DataFrame, jaccard: pd.DataFrame, labels: dict[str, str], *, max_codes: int = 20) -> Chart:
+    """Code x code heatmap of the ``max_codes`` most frequent codes: counts in the cells, colour by
+    Jaccard, lower triangle only (each pair once)."""
     title = "Code co-occurrence"
+    filename = "charts/cooccurrence.svg"
+    n_codes = counts.shape[0]
+    scope = "" if n_codes <= max_codes else f" Shown for the {max_codes} most frequent of {n_codes} codes; Table 3 and the exports cover all."
     caption = (
         "Number of segments coded with both codes (each pair once); colour shows the Jaccard index "
-        "(segments with both / segments with either)."
+        "(segments with both / segments with either)." + scope
     )
-    filename = "charts/cooccurrence.svg"
-    if counts.shape[0] < 2:
+    if n_codes < 2:
         return empty_chart("cooccurrence", title, caption, filename, "fewer than two codes were applied")
-    # lower triangle only: each pair once, the diagonal (a code with itself) left out
+    if n_codes > max_codes:
+        sizes = pd.Series(np.diag(counts.to_numpy()), index=counts.index)
+        keep = [c for c in counts.index if c in set(sizes.sort_values(ascending=False, kind="mergesort").index[:max_codes])]
+        counts, jaccard = counts.loc[keep, keep], jaccard.loc[keep, keep]
     names = [labels.get(c, c) for c in counts.index]
     value_array = counts.to_numpy(dtype=float, copy=True)
     colour_array = jaccard.to_numpy(dtype=float, copy=True)
@@ -149,21 +158,22 @@ def cooccurrence_chart(counts: pd.DataFrame, jaccard: pd.DataFrame, labels: dict
     colour_array[upper] = np.nan
     values = pd.DataFrame(value_array, index=names, columns=names).iloc[1:, :-1]
     colour = pd.DataFrame(colour_array, index=names, columns=names).iloc[1:, :-1]
-    svg = heatmap("cooccurrence", values, colour=colour, xlabel="", ylabel="", colourbar="Jaccard index", vmax=1.0)
+    top = float(np.nanmax(colour.to_numpy())) if np.isfinite(colour.to_numpy()).any() else 1.0
+    svg = heatmap("cooccurrence", values, colour=colour, xlabel="", ylabel="", colourbar="Jaccard index", vmax=max(top, 0.05))
     return Chart("cooccurrence", title, caption, svg, filename)
 
 
 def matrix_chart(counts: pd.DataFrame, labels: dict[str, str]) -> Chart:
-    """Participant x code heatmap of segment counts (codes that were applied)."""
+    """Code x participant heatmap of segment counts (codes that were applied, one row each)."""
     title = "Participants and codes"
-    caption = "Segments of each participant coded with each code (blank: never)."
+    caption = "Segments of each participant (columns) coded with each code (rows); blank: never."
     filename = "charts/participant-code.svg"
     used = counts.loc[:, counts.sum(axis=0) > 0] if not counts.empty else counts
     if used.empty or used.shape[1] == 0:
         return empty_chart("matrix", title, caption, filename, "no codes were applied")
-    values = used.copy()
-    values.columns = [labels.get(c, c) for c in used.columns]
-    svg = heatmap("matrix", values, xlabel="", ylabel="Participant", colourbar="segments")
+    values = used.T.copy()
+    values.index = [labels.get(c, c) for c in used.columns]
+    svg = heatmap("matrix", values, xlabel="Participant", ylabel="", colourbar="segments")
     return Chart("matrix", title, caption, svg, filename)
 
 
@@ -195,7 +205,7 @@ def saturation_chart(table: pd.DataFrame, k: int) -> Chart:
             at = int(np.flatnonzero(table["saturated"].to_numpy())[0])
             ax.axvline(at + 0.5, color=OKABE_ITO[3], linestyle="--", linewidth=1.2)
             ax.text(at + 0.6, ax.get_ylim()[1] * 0.95, "saturation", color=OKABE_ITO[3], va="top", fontsize=8)
-        ax.legend(frameon=False, loc="upper left", fontsize=8)
+        ax.legend(frameon=False, loc="center right", fontsize=8)
         return Chart("saturation", title, caption, _svg(fig, "saturation"), filename)
 
 

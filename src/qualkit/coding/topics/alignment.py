@@ -1,16 +1,32 @@
 """Topic to code alignment: which codes already cover a topic, and which topics are new.
 
-Two pieces of evidence per (topic, code):
+Evidence per (topic, code), from the latest ok rules run (any unit: a code applies to a
+topic segment when one of its applications overlaps the segment's span in the turn):
 
-- **share**: the share of the topic's segments that the latest rules run (same unit) coded
-  with the code or one of its descendants (root theme codes are left out: they cover
-  everything and say nothing);
+- **share**: the share of the topic's segments coded with the code or one of its
+  descendants (root theme codes are left out: they cover everything and say nothing);
+- **lift**: share divided by the code's share among all participant segments of the
+  topic run (a code found everywhere is weak evidence for any one topic);
 - **similarity**: cosine similarity between TF-IDF vectors of the topic's terms and of the
-  code's label, definition, inclusion criteria and phrases.
+  code's label, definition, inclusion criteria, examples and phrases, both lemmatized
+  (reported, to help a reader; not used for the label).
 
-A topic is *covered* when one code has share >= ``COVERED_SHARE``; *partly covered* when the
-best share is >= ``PARTLY_SHARE`` or the best similarity is >= ``PARTLY_SIMILARITY``; else
-*not covered*: a candidate for a new code.
+And per topic:
+
+- **vocabulary**: the weight share of the topic's terms that the codebook's rules know (the
+  term's lemmas equal, contain or are contained in a rule phrase, or are a pattern's word).
+
+Codes can apply to a topic's segments only in passing (a segment on deletion requests that
+mentions a model version is coded ``versioning``), so the label needs both kinds of evidence.
+With S the best share among codes with lift >= ``MIN_LIFT`` and V the vocabulary:
+
+- *covered*: S >= ``COVERED_SHARE`` and V >= ``KNOWN_VOCABULARY``;
+- *partly covered*: S >= ``PARTLY_SHARE`` and V >= ``KNOWN_VOCABULARY``, or S >=
+  ``COVERED_SHARE`` alone, or V >= ``FAMILIAR_VOCABULARY`` alone;
+- *not covered* otherwise: the codebook has neither the words nor the codings for the topic,
+  a candidate for a new code.
+
+The thresholds were tuned on the sample study (see the README's topic section).
 """
 
 from __future__ import annotations
@@ -22,10 +38,59 @@ import numpy as np
 
 from ...study import Study
 
-COVERED_SHARE = 0.5
-PARTLY_SHARE = 0.3
-PARTLY_SIMILARITY = 0.25
+COVERED_SHARE = 0.4
+PARTLY_SHARE = 0.2
+MIN_LIFT = 1.5
+KNOWN_VOCABULARY = 0.25
+FAMILIAR_VOCABULARY = 0.5
 TOP_CODES = 5
+
+
+def label_coverage(best_share: float, vocabulary: float) -> str:
+    """covered / partly covered / not covered from the best share and the vocabulary share."""
+    if best_share >= COVERED_SHARE and vocabulary >= KNOWN_VOCABULARY:
+        return "covered"
+    if (best_share >= PARTLY_SHARE and vocabulary >= KNOWN_VOCABULARY) or best_share >= COVERED_SHARE or vocabulary >= FAMILIAR_VOCABULARY:
+        return "partly covered"
+    return "not covered"
+
+
+def rule_vocabulary(codes: list[dict[str, Any]]) -> tuple[set[str], set[str]]:
+    """The codebook rules' phrases (as lemma strings) and single pattern words."""
+    from ..nlp import lemmas
+
+    phrases: set[str] = set()
+    words: set[str] = set()
+    for code in codes:
+        rules = code.get("rules") or {}
+        for phrase in rules.get("phrases", []) or []:
+            key = " ".join(lemmas(str(phrase)))
+            if key:
+                phrases.add(key)
+        for pattern in rules.get("patterns", []) or []:
+            for token in pattern:
+                for attr, value in token.items():
+                    if attr.upper() in ("LEMMA", "LOWER"):
+                        values = value.get("IN", []) if isinstance(value, dict) else [value]
+                        words.update(str(item).lower() for item in values if isinstance(item, str))
+    return phrases, words
+
+
+def vocabulary_share(terms: list[tuple[str, float]], phrases: set[str], words: set[str]) -> tuple[float, list[str]]:
+    """Weight share of ``terms`` the rules know, and the known terms."""
+    from ..nlp import lemmas
+
+    total = sum(max(weight, 0.0) for _, weight in terms)
+    known, weight_known = [], 0.0
+    for term, weight in terms:
+        key = " ".join(lemmas(term))
+        if not key:
+            continue
+        padded = f" {key} "
+        if key in words or any(padded in f" {phrase} " or f" {phrase} " in padded for phrase in phrases):
+            known.append(term)
+            weight_known += max(weight, 0.0)
+    return (weight_known / total if total > 0 else 0.0), known
 
 
 def _resolved_codes(resolved: dict[str, Any]) -> list[dict[str, Any]]:
@@ -35,47 +100,78 @@ def _resolved_codes(resolved: dict[str, Any]) -> list[dict[str, Any]]:
     return list(codes)
 
 
-def _rules_run(study: Study, unit: str):
-    for row in study.store.query("SELECT * FROM runs WHERE kind = 'rules' AND status = 'ok' ORDER BY id DESC"):
-        if json.loads(row["parameters"] or "{}").get("unit", "turn") == unit:
-            return row
-    return None
+def latest_rules_run(study: Study) -> Any:
+    """The latest ok rules run, or None."""
+    return study.store.latest_run("rules")
 
 
-def align_topics(study: Study, topics: list[dict[str, Any]], segments: list[dict[str, Any]], assignments: np.ndarray, *, unit: str) -> dict[int, dict[str, Any]]:
+def _applications(study: Study, run_id: int) -> dict[int, list[tuple[int, int, str]]]:
+    """Code applications of a run by turn: turn_pk -> [(start, end, code_id)] in turn offsets."""
+    by_turn: dict[int, list[tuple[int, int, str]]] = {}
+    for row in study.store.query(
+        """SELECT s.turn_pk, a.start_char, a.end_char, a.code_id FROM code_applications a
+           JOIN segments s ON s.pk = a.segment_pk WHERE a.run_id = ?""",
+        (run_id,),
+    ):
+        by_turn.setdefault(int(row["turn_pk"]), []).append((int(row["start_char"]), int(row["end_char"]), row["code_id"]))
+    return by_turn
+
+
+def segment_codes(study: Study, segments: list[dict[str, Any]], run_id: int) -> list[set[str]]:
+    """The codes a rules run applied inside each segment's span (any overlap)."""
+    by_turn = _applications(study, run_id)
+    found = []
+    for segment in segments:
+        start, end = int(segment["start_char"]), int(segment["end_char"])
+        found.append({code for a, b, code in by_turn.get(int(segment["turn_pk"]), ()) if a < end and b > start})
+    return found
+
+
+def align_topics(study: Study, topics: list[dict[str, Any]], segments: list[dict[str, Any]], assignments: np.ndarray) -> dict[int, dict[str, Any]]:
     """Label every topic covered, partly covered or not covered, with the codes behind it."""
-    run = _rules_run(study, unit)
+    run = latest_rules_run(study)
     codes: list[dict[str, Any]] = []
-    coded: dict[int, set[str]] = {}
-    if run is not None and run["codebook_hash"]:
-        book = study.store.query("SELECT resolved FROM codebooks WHERE hash = ?", (run["codebook_hash"],))
-        if book:
-            codes = _resolved_codes(json.loads(book[0]["resolved"]))
-        for row in study.store.query("SELECT DISTINCT segment_pk, code_id FROM code_applications WHERE run_id = ?", (run["id"],)):
-            coded.setdefault(int(row["segment_pk"]), set()).add(row["code_id"])
+    coded: list[set[str]] = [set() for _ in segments]
+    if run is not None:
+        if run["codebook_hash"]:
+            book = study.store.query("SELECT resolved FROM codebooks WHERE hash = ?", (run["codebook_hash"],))
+            if book:
+                codes = _resolved_codes(json.loads(book[0]["resolved"]))
+        coded = segment_codes(study, segments, int(run["id"]))
     parents = {code["id"]: code.get("parent") for code in codes}
     labels = {code["id"]: code.get("label", code["id"]) for code in codes}
     roots = {code_id for code_id, parent in parents.items() if not parent}
 
     def with_ancestors(code_id: str) -> set[str]:
         found, seen = set(), set()
-        while code_id and code_id not in seen:
-            seen.add(code_id)
-            if code_id not in roots:
-                found.add(code_id)
-            code_id = parents.get(code_id)
+        current: str | None = code_id
+        while current and current not in seen:
+            seen.add(current)
+            if current not in roots:
+                found.add(current)
+            current = parents.get(current)
         return found
 
+    expanded = []
+    for applied in coded:
+        codes_here: set[str] = set()
+        for code_id in applied:
+            codes_here |= with_ancestors(code_id)
+        expanded.append(codes_here)
+    total = max(len(segments), 1)
+    base: dict[str, float] = {}
+    for codes_here in expanded:
+        for code_id in codes_here:
+            base[code_id] = base.get(code_id, 0) + 1 / total
+
     similarity = _similarity(topics, codes)
+    phrases, words = rule_vocabulary(codes)
     result: dict[int, dict[str, Any]] = {}
     for topic_index, topic in enumerate(topics):
-        members = [segments[i]["pk"] for i in np.flatnonzero(assignments == topic["topic"])]
+        members = np.flatnonzero(assignments == topic["topic"])
         counts: dict[str, int] = {}
-        for pk in members:
-            expanded: set[str] = set()
-            for applied in coded.get(int(pk), ()):
-                expanded |= with_ancestors(applied)
-            for code_id in expanded:
+        for index in members:
+            for code_id in expanded[index]:
                 counts[code_id] = counts.get(code_id, 0) + 1
         size = max(len(members), 1)
         rows = []
@@ -84,30 +180,36 @@ def align_topics(study: Study, topics: list[dict[str, Any]], segments: list[dict
             if code_id in roots:
                 continue
             share = counts.get(code_id, 0) / size
+            lift = share / base[code_id] if base.get(code_id) else 0.0
             sim = float(similarity[topic_index, code_index]) if similarity is not None else 0.0
-            if share > 0 or sim > 0:
-                rows.append({"code": code_id, "label": labels[code_id], "share": round(share, 4), "similarity": round(sim, 4)})
-        rows.sort(key=lambda row: (-row["share"], -row["similarity"], row["code"]))
-        best_share = max((row["share"] for row in rows), default=0.0)
+            if share > 0 or sim > 0.05:
+                rows.append(
+                    {"code": code_id, "label": labels[code_id], "share": round(share, 4), "lift": round(lift, 3), "similarity": round(sim, 4)}
+                )
+        rows.sort(key=lambda row: (-(row["share"] if row["lift"] >= MIN_LIFT else 0), -row["share"], -row["similarity"], row["code"]))
+        evidence = [row for row in rows if row["lift"] >= MIN_LIFT]
+        best_share = max((row["share"] for row in evidence), default=0.0)
         best_similarity = max((row["similarity"] for row in rows), default=0.0)
-        if topic["topic"] == -1:
-            coverage = None
-        elif best_share >= COVERED_SHARE:
-            coverage = "covered"
-        elif best_share >= PARTLY_SHARE or best_similarity >= PARTLY_SIMILARITY:
-            coverage = "partly covered"
-        else:
-            coverage = "not covered"
-        covering = [row["code"] for row in rows if row["share"] >= COVERED_SHARE][:3]
+        vocabulary, known_terms = vocabulary_share(topic["terms"], phrases, words)
+        coverage = None if topic["topic"] == -1 else label_coverage(best_share, vocabulary)
+        covering = [row["code"] for row in evidence if row["share"] >= PARTLY_SHARE][:3] if coverage != "not covered" else []
         result[topic["topic"]] = {
             "coverage": coverage,
             "covered_by": covering,
             "codes": rows[:TOP_CODES],
-            "best_share": best_share,
-            "best_similarity": best_similarity,
+            "best_share": round(best_share, 4),
+            "best_similarity": round(best_similarity, 4),
+            "vocabulary": round(vocabulary, 4),
+            "known_terms": known_terms,
             "rules_run": int(run["id"]) if run is not None else None,
         }
     return result
+
+
+def _lemmatized(text: str) -> str:
+    from ..nlp import lemmas
+
+    return " ".join(lemmas(text))
 
 
 def _similarity(topics: list[dict[str, Any]], codes: list[dict[str, Any]]) -> np.ndarray | None:
@@ -118,10 +220,14 @@ def _similarity(topics: list[dict[str, Any]], codes: list[dict[str, Any]]) -> np
 
     def code_text(code: dict[str, Any]) -> str:
         rules = code.get("rules") or {}
-        phrases = " ".join(rules.get("phrases", []) or [])
-        return " ".join(str(code.get(key) or "") for key in ("label", "definition", "inclusion")) + " " + phrases
+        parts = [str(code.get(key) or "") for key in ("label", "definition", "inclusion")]
+        parts += [str(example) for example in code.get("examples") or []]
+        parts += [str(phrase) for phrase in rules.get("phrases", []) or []]
+        return _lemmatized(" . ".join(parts))
 
-    topic_texts = [" ".join(f"{term} " * max(1, int(round(weight * 20))) for term, weight in topic["terms"]) for topic in topics]
+    topic_texts = [
+        " ".join(f"{_lemmatized(term)} " * max(1, int(round(weight * 100))) for term, weight in topic["terms"]) for topic in topics
+    ]
     vectorizer = TfidfVectorizer(stop_words="english", sublinear_tf=True)
     matrix = vectorizer.fit_transform([code_text(code) for code in codes] + topic_texts)
     return cosine_similarity(matrix[len(codes) :], matrix[: len(codes)])

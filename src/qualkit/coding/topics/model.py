@@ -1,10 +1,17 @@
 """The topic-model pass: BERTopic over the participants' segments, reproducible and offline.
 
 Stages are swappable (BERTopic's own design): an embedder (``embeddings.py``), a reducer and a
-clusterer. The default reducer and clusterer are scikit-learn's PCA and HDBSCAN: deterministic
-for a seed, and free of numba's compile-on-first-use cost that UMAP brings (see the README's
-topic benchmark). ``reducer="umap"`` and ``clusterer="hdbscan-lib"`` give BERTopic's own
-defaults, seeded, with numba's cache kept in the study's cache folder.
+clusterer. The defaults are scikit-learn's PCA (10 components) and k-means with a fixed seed,
+clusters smaller than ``min_topic_size`` becoming outliers. On interview-sized corpora this
+finds coherent topics where PCA + HDBSCAN leaves most segments as outliers, it is
+deterministic for a seed, and it avoids the numba compile-on-first-use cost of UMAP (see the
+README's topic benchmark). ``reducer="umap"`` and ``clusterer="hdbscan"`` (scikit-learn) or
+``"hdbscan-lib"`` give BERTopic's own choices, seeded, with numba's cache in the study's cache
+folder.
+
+The default unit is ``window:3`` (three sentences of one turn): whole turns of spoken
+interviews are long and mix several subjects, so a topic model over turns puts most of them in
+one broad topic.
 """
 
 from __future__ import annotations
@@ -12,18 +19,20 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
-from ...errors import MissingDependencyError, QualkitError
+from ...errors import ConfigError, MissingDependencyError, QualkitError
 from ...store import canonical_json
 from ...study import Study
 from .embeddings import SPEECH_STOP_WORDS, embed_with_cache, get_embedder
 
-REDUCERS = ("pca", "umap")
-CLUSTERERS = ("hdbscan", "kmeans", "hdbscan-lib")
+REDUCERS = ("pca", "umap", "none")
+CLUSTERERS = ("kmeans", "hdbscan", "hdbscan-lib")
+DEFAULT_UNIT = "window:3"
+MIN_SEGMENTS = 10
 
 
 @dataclass
@@ -33,16 +42,31 @@ class TopicParameters:
     embedding: str = "tfidf"
     min_topic_size: int = 5
     seed: int = 42
-    unit: str = "turn"
+    unit: str = DEFAULT_UNIT
     reducer: str = "pca"
-    clusterer: str = "hdbscan"
-    n_components: int = 5
+    clusterer: str = "kmeans"
+    n_components: int = 10
+    n_clusters: int | None = None  # kmeans; default round(sqrt(n / 4)) clamped to [2, 50]
     top_n_words: int = 10
     mmr_diversity: float = 0.3
-    n_clusters: int | None = None  # for kmeans; default: about sqrt(n/2)
 
     def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return asdict(self)
+
+    @classmethod
+    def from_study(cls, study: Study, **overrides: Any) -> "TopicParameters":
+        """Defaults from the study's ``[topics]`` section; ``overrides`` that are not None win."""
+        config = study.config.topics
+        values: dict[str, Any] = {
+            "embedding": config.embedding,
+            "min_topic_size": config.min_topic_size,
+            "seed": config.seed,
+        }
+        for key in ("unit", "reducer", "clusterer", "n_components", "n_clusters"):
+            if getattr(config, key, None) is not None:  # keys the config may gain later
+                values[key] = getattr(config, key)
+        values.update({key: value for key, value in overrides.items() if value is not None})
+        return cls(**values)
 
 
 @dataclass
@@ -59,13 +83,16 @@ class TopicRunSummary:
     timings: dict[str, float] = field(default_factory=dict)
     parameters: dict[str, Any] = field(default_factory=dict)
 
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
-def _numba_cache(study: Study) -> None:
-    """Keep numba's compiled functions in a writable, persistent cache folder."""
+
+def numba_cache(study: Study) -> None:
+    """Keep numba's compiled functions (UMAP, hdbscan) in the study's cache folder."""
     os.environ.setdefault("NUMBA_CACHE_DIR", str(study.cache_dir / "numba"))
 
 
-def _import_bertopic():
+def _import_bertopic():  # type: ignore[no-untyped-def]
     try:
         from bertopic import BERTopic
         from bertopic.backend import BaseEmbedder
@@ -77,11 +104,13 @@ def _import_bertopic():
 
 def participant_segments(study: Study, unit: str) -> list[dict[str, Any]]:
     """The current transcripts' participant segments of ``unit``, in transcript order."""
-    from ..segment import ensure_segments
+    from ..segment import ensure_segments, normalize_unit
 
+    unit = normalize_unit(unit)
     ensure_segments(study.store, unit)
     rows = study.store.query(
-        """SELECT s.pk, s.text, s.text_hash, t.id AS transcript_id, t.participant_id, u.idx AS turn_idx
+        """SELECT s.pk, s.text, s.text_hash, s.turn_pk, s.start_char, s.end_char,
+                  t.id AS transcript_id, t.participant_id, u.idx AS turn_idx
            FROM segments s JOIN transcripts t ON t.pk = s.transcript_pk JOIN turns u ON u.pk = s.turn_pk
            WHERE t.is_current = 1 AND s.unit = ? AND u.role = 'participant'
            ORDER BY t.id, s.ordinal""",
@@ -90,74 +119,135 @@ def participant_segments(study: Study, unit: str) -> list[dict[str, Any]]:
     return [dict(row) for row in rows]
 
 
-def _reducer(params: TopicParameters, n_samples: int):
-    components = max(2, min(params.n_components, n_samples - 2))
+def _check_choice(kind: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(f"unknown {kind} {value!r}", hint=f"choose one of: {', '.join(choices)}")
+
+
+def _reducer(params: TopicParameters, n_samples: int, dim: int):  # type: ignore[no-untyped-def]
+    components = max(2, min(params.n_components, n_samples - 2, dim))
     if params.reducer == "pca":
         from sklearn.decomposition import PCA
 
         return PCA(n_components=components, random_state=params.seed)
     if params.reducer == "umap":
-        from umap import UMAP
+        try:
+            from umap import UMAP
+        except ImportError as error:
+            raise MissingDependencyError("umap-learn (reducer 'umap')", "pip install umap-learn") from error
+        return UMAP(
+            n_neighbors=min(15, n_samples - 1), n_components=components, min_dist=0.0, metric="cosine", random_state=params.seed
+        )
+    from bertopic.dimensionality import BaseDimensionalityReduction
 
-        return UMAP(n_neighbors=min(15, n_samples - 1), n_components=components, min_dist=0.0, metric="cosine", random_state=params.seed)
-    raise QualkitError(f"unknown reducer {params.reducer!r}", hint=f"choose one of: {', '.join(REDUCERS)}")
+    return BaseDimensionalityReduction()
 
 
-def _clusterer(params: TopicParameters, n_samples: int):
+class SizedKMeans:
+    """k-means (seeded) whose clusters smaller than ``min_size`` become outliers (-1).
+
+    ``probabilities_`` is each point's inverse-distance share of its own centroid among all
+    centroids (0 for outliers): a soft score in (0, 1], deterministic like the clustering.
+    """
+
+    def __init__(self, n_clusters: int, min_size: int, seed: int) -> None:
+        self.n_clusters = n_clusters
+        self.min_size = min_size
+        self.seed = seed
+
+    def fit(self, X: np.ndarray, y: Any = None) -> "SizedKMeans":  # noqa: ARG002 - sklearn signature
+        from sklearn.cluster import KMeans
+
+        self._kmeans = KMeans(n_clusters=self.n_clusters, random_state=self.seed, n_init=10).fit(X)
+        labels = self._kmeans.labels_.astype(int)
+        counts = np.bincount(labels, minlength=self.n_clusters)
+        small = counts < self.min_size
+        distances = self._kmeans.transform(X)
+        inverse = 1.0 / (distances + 1e-9)
+        own = inverse[np.arange(len(labels)), labels] / inverse.sum(axis=1)
+        self.labels_ = np.where(small[labels], -1, labels)
+        self.probabilities_ = np.where(self.labels_ == -1, 0.0, own)
+        return self
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return self._kmeans.predict(X)
+
+
+def default_clusters(n_samples: int, min_topic_size: int) -> int:
+    """k for k-means: round(sqrt(n / 4)), at least 2, at most 50 and n / min_topic_size."""
+    k = int(round((n_samples / 4) ** 0.5))
+    return max(2, min(k, 50, n_samples // max(min_topic_size, 1)))
+
+
+def _clusterer(params: TopicParameters, n_samples: int):  # type: ignore[no-untyped-def]
+    if params.clusterer == "kmeans":
+        k = params.n_clusters or default_clusters(n_samples, params.min_topic_size)
+        return SizedKMeans(min(k, n_samples - 1), params.min_topic_size, params.seed)
     if params.clusterer == "hdbscan":
         from sklearn.cluster import HDBSCAN
 
-        return HDBSCAN(min_cluster_size=params.min_topic_size, min_samples=max(1, params.min_topic_size // 2), metric="euclidean", copy=True)
-    if params.clusterer == "kmeans":
-        from sklearn.cluster import KMeans
+        return HDBSCAN(min_cluster_size=params.min_topic_size, min_samples=max(1, params.min_topic_size // 2), copy=True)
+    try:
+        from hdbscan import HDBSCAN as LibHDBSCAN
+    except ImportError as error:
+        raise MissingDependencyError("hdbscan (clusterer 'hdbscan-lib')", "pip install hdbscan") from error
+    return LibHDBSCAN(min_cluster_size=params.min_topic_size, metric="euclidean", cluster_selection_method="eom", prediction_data=True)
 
-        k = params.n_clusters or max(2, int(round((n_samples / 2) ** 0.5)))
-        return KMeans(n_clusters=min(k, n_samples - 1), random_state=params.seed, n_init=10)
-    if params.clusterer == "hdbscan-lib":
-        from hdbscan import HDBSCAN
 
-        return HDBSCAN(min_cluster_size=params.min_topic_size, metric="euclidean", cluster_selection_method="eom", prediction_data=True)
-    raise QualkitError(f"unknown clusterer {params.clusterer!r}", hint=f"choose one of: {', '.join(CLUSTERERS)}")
+def _skip(reason: str, n: int, params: TopicParameters) -> TopicRunSummary:
+    return TopicRunSummary(None, "skipped", reason, n_segments=n, parameters=params.as_dict())
 
 
 def fit_topics(study: Study, params: TopicParameters | None = None, *, progress: bool = False) -> TopicRunSummary:
-    """Fit a topic model over the study's participant segments and record a ``topics`` run."""
-    if params is None:
-        config = study.config.topics
-        params = TopicParameters(
-            embedding=config.embedding, min_topic_size=config.min_topic_size, seed=config.seed, unit=study.config.coding.unit
-        )
+    """Fit a topic model over the study's participant segments and record a ``topics`` run.
+
+    Returns a summary with ``status="skipped"`` and a reason (nothing stored) when there are too
+    few segments, when every segment has the same text, or when no vocabulary is left.
+    """
+    from ..segment import normalize_unit
+
+    params = params if params is not None else TopicParameters.from_study(study)
+    params.unit = normalize_unit(params.unit)
+    _check_choice("reducer", params.reducer, REDUCERS)
+    _check_choice("clusterer", params.clusterer, CLUSTERERS)
+    if params.min_topic_size < 2:
+        raise ConfigError("min_topic_size must be at least 2", hint="pass --min-topic-size 2 or more")
     timings: dict[str, float] = {}
     started = time.perf_counter()
     segments = participant_segments(study, params.unit)
     texts = [segment["text"] for segment in segments]
-    minimum = max(2 * params.min_topic_size, 10)
+    minimum = max(2 * params.min_topic_size, MIN_SEGMENTS)
     if len(texts) < minimum:
-        return TopicRunSummary(
-            None, "skipped", f"too few participant segments for a topic model ({len(texts)}; at least {minimum} needed)",
-            n_segments=len(texts), parameters=params.as_dict(),
+        return _skip(
+            f"too few participant segments for a topic model: {len(texts)} of unit {params.unit!r}, "
+            f"at least {minimum} needed (import more transcripts, use a smaller unit such as 'sentence', "
+            f"or lower --min-topic-size)",
+            len(texts), params,
         )
-    if len(set(texts)) < 2:
-        return TopicRunSummary(
-            None, "skipped", "every participant segment has the same text: there is nothing to model",
-            n_segments=len(texts), parameters=params.as_dict(),
-        )
+    distinct = len({" ".join(text.lower().split()) for text in texts})
+    if distinct < 2:
+        return _skip("every participant segment has the same text: there is nothing to model", len(texts), params)
+    if distinct < minimum:
+        return _skip(f"only {distinct} distinct participant segments, at least {minimum} needed", len(texts), params)
 
     embedder = get_embedder(params.embedding, seed=params.seed)
-    t0 = time.perf_counter()
-    embedder.prepare(texts)
-    embeddings, computed = embed_with_cache(study.store, embedder, texts)
-    timings["embed_s"] = time.perf_counter() - t0
-
-    _numba_cache(study)
+    numba_cache(study)
     t0 = time.perf_counter()
     BERTopic, BaseEmbedder, MaximalMarginalRelevance = _import_bertopic()
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
 
     timings["import_s"] = time.perf_counter() - t0
 
+    t0 = time.perf_counter()
+    try:
+        embedder.prepare(texts)
+    except ValueError as error:  # TF-IDF with an empty vocabulary (stop words only)
+        return _skip(f"the segments have no words to model: {error}", len(texts), params)
+    embeddings, computed = embed_with_cache(study.store, embedder, texts)
+    timings["embed_s"] = time.perf_counter() - t0
+
     class _Backend(BaseEmbedder):  # lets BERTopic's MMR embed candidate terms with our backend
-        def embed(self, documents, verbose=False):  # noqa: ARG002 - BERTopic's signature
+        def embed(self, documents, verbose=False):  # type: ignore[no-untyped-def]  # noqa: ARG002
             return embedder.embed_words(list(documents))
 
     vectorizer = CountVectorizer(
@@ -168,7 +258,7 @@ def fit_topics(study: Study, params: TopicParameters | None = None, *, progress:
     )
     model = BERTopic(
         embedding_model=_Backend(),
-        umap_model=_reducer(params, len(texts)),
+        umap_model=_reducer(params, len(texts), embeddings.shape[1]),
         hdbscan_model=_clusterer(params, len(texts)),
         vectorizer_model=vectorizer,
         representation_model=MaximalMarginalRelevance(diversity=params.mmr_diversity, top_n_words=params.top_n_words),
@@ -180,17 +270,22 @@ def fit_topics(study: Study, params: TopicParameters | None = None, *, progress:
     t0 = time.perf_counter()
     try:
         assignments, probabilities = model.fit_transform(texts, embeddings=embeddings)
-    except ValueError as error:  # e.g. a vocabulary left empty by stop words
-        return TopicRunSummary(None, "skipped", f"the topic model could not be fitted: {error}", n_segments=len(texts), parameters=params.as_dict())
+    except ValueError as error:  # e.g. a vocabulary left empty by stop words and min_df
+        return _skip(f"the topic model could not be fitted: {error}", len(texts), params)
     timings["fit_s"] = time.perf_counter() - t0
     assignments = np.asarray(assignments, dtype=int)
     probabilities = np.asarray(probabilities, dtype=float) if probabilities is not None else np.ones(len(texts))
+    if not np.any(assignments != -1):
+        return _skip(
+            f"no topic of at least {params.min_topic_size} segments was found (all {len(texts)} are outliers)",
+            len(texts), params,
+        )
 
     topics = _describe_topics(model, assignments, embeddings, segments, params)
     from .alignment import align_topics
 
     t0 = time.perf_counter()
-    alignment = align_topics(study, topics, segments, assignments, unit=params.unit)
+    alignment = align_topics(study, topics, segments, assignments)
     timings["align_s"] = time.perf_counter() - t0
     timings["total_s"] = time.perf_counter() - started
 
@@ -199,12 +294,14 @@ def fit_topics(study: Study, params: TopicParameters | None = None, *, progress:
     parameters = {**params.as_dict(), "bertopic_version": bertopic.__version__, "embedding_key": embedder.cache_key()}
     run_id = _store_run(study, parameters, topics, alignment, segments, assignments, probabilities, timings, computed)
     n_topics = sum(1 for topic in topics if topic["topic"] != -1)
-    outliers = float(np.mean(assignments == -1)) if len(assignments) else 0.0
-    return TopicRunSummary(run_id, "ok", n_segments=len(texts), n_topics=n_topics, outlier_share=outliers,
-                           embeddings_computed=computed, timings=timings, parameters=parameters)
+    outliers = float(np.mean(assignments == -1))
+    return TopicRunSummary(
+        run_id, "ok", n_segments=len(texts), n_topics=n_topics, outlier_share=outliers,
+        embeddings_computed=computed, timings=timings, parameters=parameters,
+    )
 
 
-def _describe_topics(model, assignments, embeddings, segments, params: TopicParameters) -> list[dict[str, Any]]:
+def _describe_topics(model: Any, assignments: np.ndarray, embeddings: np.ndarray, segments: list[dict[str, Any]], params: TopicParameters) -> list[dict[str, Any]]:
     """Terms, size, representative segments and a 2-D position for every topic."""
     from sklearn.decomposition import PCA
 
@@ -212,25 +309,27 @@ def _describe_topics(model, assignments, embeddings, segments, params: TopicPara
     centroids = {t: embeddings[assignments == t].mean(axis=0) for t in topic_ids}
     real = [t for t in topic_ids if t != -1]
     positions: dict[int, tuple[float, float]] = {}
-    if len(real) >= 2:
-        matrix = np.vstack([centroids[t] for t in real])
-        coords = PCA(n_components=2, random_state=params.seed).fit_transform(matrix) if len(real) > 2 else np.array([[-1.0, 0.0], [1.0, 0.0]])
-        positions = {t: (float(x), float(y)) for t, (x, y) in zip(real, coords)}
+    if len(real) > 2:
+        coords = PCA(n_components=2, random_state=params.seed).fit_transform(np.vstack([centroids[t] for t in real]))
+        positions = {t: (round(float(x), 6), round(float(y), 6)) for t, (x, y) in zip(real, coords)}
+    elif len(real) == 2:
+        positions = {real[0]: (-1.0, 0.0), real[1]: (1.0, 0.0)}
     elif real:
         positions = {real[0]: (0.0, 0.0)}
     described = []
     for topic in topic_ids:
         members = np.flatnonzero(assignments == topic)
-        terms = [(term, float(weight)) for term, weight in (model.get_topic(topic) or []) if term]
+        terms = [(str(term), round(float(weight), 6)) for term, weight in (model.get_topic(topic) or []) if term]
         centroid = centroids[topic]
         norms = np.linalg.norm(embeddings[members], axis=1) * (np.linalg.norm(centroid) or 1.0)
         similarity = embeddings[members] @ centroid / np.where(norms == 0, 1.0, norms)
-        order = members[np.argsort(-similarity, kind="stable")]
+        order = members[np.lexsort((members, -np.round(similarity, 6)))]
         participants: dict[str, int] = {}
         for index in members:
-            pid = segments[index]["participant_id"]
+            pid = segments[index]["participant_id"] or segments[index]["transcript_id"]
             participants[pid] = participants.get(pid, 0) + 1
         label = ", ".join(term for term, _ in terms[:3]) if topic != -1 else "Outliers (no topic)"
+        x, y = positions.get(topic, (None, None))
         described.append(
             {
                 "topic": topic,
@@ -239,14 +338,14 @@ def _describe_topics(model, assignments, embeddings, segments, params: TopicPara
                 "size": int(len(members)),
                 "participants": participants,
                 "representative": [int(segments[i]["pk"]) for i in order[:5]],
-                "x": positions.get(topic, (None, None))[0],
-                "y": positions.get(topic, (None, None))[1],
+                "x": x,
+                "y": y,
             }
         )
     return described
 
 
-def _store_run(study, parameters, topics, alignment, segments, assignments, probabilities, timings, computed) -> int:
+def _store_run(study: Study, parameters: dict[str, Any], topics: list[dict[str, Any]], alignment: dict[int, dict[str, Any]], segments: list[dict[str, Any]], assignments: np.ndarray, probabilities: np.ndarray, timings: dict[str, float], computed: int) -> int:
     store = study.store
     run_id = store.start_run("topics", parameters)
     try:
@@ -271,31 +370,39 @@ def _store_run(study, parameters, topics, alignment, segments, assignments, prob
             conn.executemany(
                 "INSERT INTO segment_topics (run_id, segment_pk, topic, probability) VALUES (?, ?, ?, ?)",
                 [
-                    (run_id, int(segment["pk"]), int(topic), float(probability))
+                    (run_id, int(segment["pk"]), int(topic), round(float(probability), 6))
                     for segment, topic, probability in zip(segments, assignments, probabilities)
                 ],
             )
     except BaseException as error:
-        store.finish_run(run_id, status="failed", error=str(error))
+        store.finish_run(run_id, status="failed", error=f"{type(error).__name__}: {error}")
         raise
     manifest = {
         "segments": len(segments),
         "embeddings_computed": computed,
+        "topics": sum(1 for topic in topics if topic["topic"] != -1),
+        "outliers": int(np.sum(assignments == -1)),
         "timings": {key: round(value, 3) for key, value in timings.items()},
     }
     store.finish_run(run_id, manifest=manifest)
     return run_id
 
 
-def load_topics(study: Study, run_id: int | None = None) -> tuple[int, list[dict[str, Any]]]:
-    """The topics of a run (default: the latest ok topics run), as plain dicts."""
+def _run_id(study: Study, run_id: int | None) -> int:
     if run_id is None:
         row = study.store.latest_run("topics")
         if row is None:
             raise QualkitError("this study has no topic run yet", hint="run `qualkit topics fit`")
-        run_id = int(row["id"])
-    else:
-        study.store.run(run_id)
+        return int(row["id"])
+    row = study.store.run(run_id)
+    if row["kind"] != "topics":
+        raise QualkitError(f"run {run_id} is a {row['kind']} run, not a topics run", hint="`qualkit topics show` without --run uses the latest topics run")
+    return run_id
+
+
+def load_topics(study: Study, run_id: int | None = None) -> tuple[int, list[dict[str, Any]]]:
+    """The topics of a run (default: the latest ok topics run), as plain dicts, outliers (-1) first."""
+    run_id = _run_id(study, run_id)
     topics = []
     for row in study.store.query("SELECT * FROM topics WHERE run_id = ? ORDER BY topic", (run_id,)):
         alignment = json.loads(row["alignment"] or "{}")
@@ -303,9 +410,10 @@ def load_topics(study: Study, run_id: int | None = None) -> tuple[int, list[dict
             {
                 "topic": row["topic"],
                 "label": row["label"],
-                "terms": json.loads(row["terms"]),
+                "terms": [tuple(term) for term in json.loads(row["terms"])],
                 "size": row["size"],
                 "coverage": row["coverage"],
+                "covered_by": alignment.get("covered_by", []),
                 "codes": alignment.get("codes", []),
                 "participants": alignment.get("participants", {}),
                 "representative": alignment.get("representative", []),
@@ -314,3 +422,11 @@ def load_topics(study: Study, run_id: int | None = None) -> tuple[int, list[dict
             }
         )
     return run_id, topics
+
+
+def segment_assignments(study: Study, run_id: int) -> dict[int, tuple[int, float]]:
+    """Each segment's (topic, probability) in a topics run."""
+    return {
+        int(row["segment_pk"]): (int(row["topic"]), float(row["probability"]))
+        for row in study.store.query("SELECT segment_pk, topic, probability FROM segment_topics WHERE run_id = ?", (run_id,))
+    }
