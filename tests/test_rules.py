@@ -245,3 +245,38 @@ def test_bad_unit_stores_nothing(study, codebook_path):
     with pytest.raises(ConfigError):
         run_rules(study, codebook=codebook_path, unit="paragraph", progress=False)
     assert table_counts(study.store) == before
+
+
+@pytest.mark.parametrize(
+    "expression, literals",
+    [
+        (r"\bA/B[- ]test", {"test"}),
+        (r"(?i)\b(hundreds|thousands) of (runs|jobs)", {"hundreds", "thousands"}),
+        (r"(foo|bar)+baz", {"baz"}),
+        (r"abc|de", None),  # a branch too short to help
+        (r"x*", None),
+        (r"caf\u00e9 time", None),  # non-ASCII literals: case folding is not a simple lower()
+    ],
+)
+def test_regex_prefilter_literals(expression, literals):
+    import re
+
+    from qualkit.coding.rules import required_literals
+
+    found = required_literals(re.compile(expression))
+    assert (set(found) if found is not None else None) == literals
+
+
+def test_regex_prefilter_never_changes_the_matches(tmp_path):
+    import re
+
+    expressions = [r"(?i)\b(hundreds|thousands) of (runs|jobs)\b", r"\bA/B[- ]tests?\b", r"(?i)until (a|one|two) weeks? later"]
+    texts = ["We ran THOUSANDS of jobs.", "hundreds of runs, then thousands of jobs", "an A/B test", "a/b test",
+             "nothing here", "until one week later", "UNTIL TWO WEEKS LATER", "Until a week \u017fater", "thou\u017fands of runs"]
+    rules = "\n".join(f"        - '{expression}'" for expression in expressions)
+    path = tmp_path / "re.yaml"
+    path.write_text(f"name: re\ncodes:\n  - id: a\n    label: A\n    definition: d\n    rules:\n      regex:\n{rules}\n", encoding="utf-8")
+    coder = RuleCoder(load_codebook(path))
+    for text in texts:
+        expected = sorted((m.start(), m.end()) for e in expressions for m in re.finditer(e, text))
+        assert sorted((m.start, m.end) for m in coder.code_text(text)) == expected, text

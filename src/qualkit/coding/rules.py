@@ -205,7 +205,7 @@ def required_literals(expression: "re.Pattern[str]") -> frozenset[str] | None:
         found = _sequence_literals(list(parsed), sre_parse)
     except Exception:  # pragma: no cover - an unusual construct: no prefilter
         return None
-    if not found or min(len(item) for item in found) < _MIN_LITERAL:
+    if not found or min(len(item) for item in found) < _MIN_LITERAL or not all(item.isascii() for item in found):
         return None
     return frozenset(item.lower() for item in found)
 

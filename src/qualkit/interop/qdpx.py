@@ -545,8 +545,9 @@ def split_span(start: int, end: int, spans: Sequence[tuple[int, int]]) -> list[t
 
 def _coders_to_export(study: Any, coders: Iterable[str] | None) -> list[str]:
     store = study.store
-    if coders is not None:
-        return list(coders)
+    if coders is not None:  # unions (run:3+human:alice) become one user per part; a bare number is a run
+        parts = [part.strip() for coder in coders for part in coder.split("+") if part.strip()]
+        return list(dict.fromkeys(f"run:{part}" if part.isdigit() else part for part in parts))
     names = [f"human:{row['coder']}" for row in store.query("SELECT DISTINCT coder FROM human_codings ORDER BY coder")]
     latest = store.latest_run("rules")
     if latest is not None:

@@ -181,7 +181,7 @@ class AnalyseStep:
         return {**_report_inputs(study, upstream), "out": study.config.report.out}
 
     def run(self, study: Study, upstream: dict[str, dict[str, Any]], previous: dict[str, Any] | None) -> dict[str, Any]:
-        from ..analysis.export import export_tables
+        from ..reports.exports import export_tables
 
         out = study.path(study.config.report.out) / "tables"
         files = export_tables(study, ["csv"], out, coder=f"run:{upstream['code']['run_id']}")
@@ -215,7 +215,6 @@ class ReportStep:
             formats=tuple(study.config.report.formats),
             out=study.path(study.config.report.out),
             compare_with=code.get("previous_run_id"),
-            topics_run=upstream.get("topics", {}).get("run_id"),
         )
         return {"files": [_relative(study, Path(f)) for f in files]}
 
@@ -244,7 +243,7 @@ class ExportStep:
                 problems=[Problem("unknown format", "qualkit.toml", "key export.formats", "use csv, xlsx, parquet or qdpx")],
             )
         if tables:
-            from ..analysis.export import export_tables
+            from ..reports.exports import export_tables
 
             files += [str(f) for f in export_tables(study, tables, out, coder=f"run:{upstream['code']['run_id']}")]
         if "qdpx" in formats:

@@ -27,6 +27,8 @@ from . import charts
 from .context import (
     AgreementRow,
     AgreementSection,
+    ChangeRow,
+    ChangesSection,
     Charts,
     CoCode,
     CodebookEntry,
@@ -220,7 +222,9 @@ def _contribute(study: Any, context: ReportContext) -> None:
             return
 
 
-def build_context(study: Any, *, coder: str | None = None, agreement_with: str | None = None) -> ReportContext:
+def build_context(
+    study: Any, *, coder: str | None = None, agreement_with: str | None = None, compare_with: int | None = None
+) -> ReportContext:
     """Everything the report shows, computed from the store (no files are written).
 
     ``coder`` defaults to the latest successful rules run (else the first human coder; a study
@@ -480,6 +484,7 @@ def build_context(study: Any, *, coder: str | None = None, agreement_with: str |
         pairs=pair_rows,
         charts=chart_set,
         saturation=Saturation(SATURATION_K, at or "", sentence, "interview date" if dated else "transcript id", sat_rows),
+        changes=None,
         agreement=None,
         emergent_themes=None,
         codebook=codebook_entries,
@@ -492,9 +497,44 @@ def build_context(study: Any, *, coder: str | None = None, agreement_with: str |
             humans = [c for c in codings_mod.coders(study) if c.startswith("human:")]
             other = humans[0] if humans else None
         context.agreement = _agreement(study, coder, other, tree)
+    if compare_with is not None and coder is not None and coder.startswith("run:") and coder != f"run:{compare_with}":
+        context.changes = _changes(study, int(compare_with), coder, tree)
     _contribute(study, context)
     context.toc = _toc(context)
     return context
+
+
+def _changes(study: Any, previous_run: int, coder: str, tree: Any) -> ChangesSection | None:
+    """The "changes since the previous run" section, from :func:`tables.compare_runs`."""
+    try:
+        previous = study.store.run(previous_run)
+    except QualkitError:
+        return None  # the previous run was deleted: nothing to compare with
+    current = study.store.run(int(coder.split(":", 1)[1]))
+    comparison = tables.compare_runs(study, previous_run, coder, codebook=tree)
+    per_code = comparison.per_code
+    changed = per_code[(per_code["delta_segments"] != 0) | per_code["participants_added"].map(bool) | per_code["participants_removed"].map(bool)]
+    changed = changed.assign(_abs=changed["delta_segments"].abs()).sort_values(["_abs", "code_id"], ascending=[False, True], kind="mergesort")
+    rows = [
+        ChangeRow(
+            label=r["label"],
+            anchor=code_anchor(r["code_id"]),
+            segments_before=int(r["n_segments_a"]),
+            segments_after=int(r["n_segments_b"]),
+            delta=f"{int(r['delta_segments']):+d}",
+            participants_added=tables.format_participant_list(r["participants_added"]) if r["participants_added"] else "",
+            participants_removed=tables.format_participant_list(r["participants_removed"]) if r["participants_removed"] else "",
+        )
+        for r in changed.to_dict("records")
+    ]
+    return ChangesSection(
+        previous_run=f"run:{previous_run}",
+        current_run=coder,
+        codebook_changed=previous["codebook_hash"] != current["codebook_hash"],
+        gained=len(comparison.appeared),
+        lost=len(comparison.disappeared),
+        rows=rows,
+    )
 
 
 def _transcript_appendix(study: Any, transcripts: pd.DataFrame, quoted: set[tuple[str, int]]) -> list[TranscriptExcerpt]:
@@ -527,7 +567,10 @@ def _transcript_appendix(study: Any, transcripts: pd.DataFrame, quoted: set[tupl
 
 
 def _toc(context: ReportContext) -> list[TocEntry]:
-    entries = [TocEntry("summary", "Summary"), TocEntry("participants", "Participants")]
+    entries = [TocEntry("summary", "Summary")]
+    if context.changes is not None:
+        entries.append(TocEntry("changes", "Changes since the previous run"))
+    entries.append(TocEntry("participants", "Participants"))
     entries.append(TocEntry("themes", "Themes"))
     entries.extend(TocEntry(theme.anchor, theme.label, 2) for theme in context.themes)
     entries.extend(
@@ -582,6 +625,7 @@ def build_report(
     formats: Iterable[str] = ("html", "md"),
     out: str | Path | None = None,
     agreement_with: str | None = None,
+    compare_with: int | None = None,
 ) -> list[Path]:
     """Build the report and write ``index.html`` and/or ``report.md`` (with ``charts/*.svg``) into
     ``out`` (default: the study's report folder). Returns the paths written."""
@@ -590,7 +634,7 @@ def build_report(
         if fmt not in TEMPLATES:
             raise QualkitError(f"unknown report format {fmt!r}", hint=f"choose from: {', '.join(TEMPLATES)}")
     folder = Path(out) if out is not None else study.path(study.config.report.out)
-    context = build_context(study, coder=coder, agreement_with=agreement_with)
+    context = build_context(study, coder=coder, agreement_with=agreement_with, compare_with=compare_with)
     rendered = {fmt: render(context, fmt, study=study) for fmt in formats}
     folder.mkdir(parents=True, exist_ok=True)
     written = []

@@ -264,6 +264,31 @@ class EmergentThemes:
 
 
 @dataclass
+class ChangeRow:
+    """One code whose prevalence changed since the previous run."""
+
+    label: str = doc("Code label.")
+    anchor: str = doc("HTML id of the code's section.")
+    segments_before: int = doc("Segments coded with it in the previous run (rolled up).", 0)
+    segments_after: int = doc("Segments coded with it in this run.", 0)
+    delta: str = doc("Signed change in segments, e.g. '+3'.", "")
+    participants_added: str = doc("Participants newly supporting the code, '(P2, P5)', or ''.", "")
+    participants_removed: str = doc("Participants who no longer do, or ''.", "")
+
+
+@dataclass
+class ChangesSection:
+    """What changed since the previous run: opens the report after a codebook or transcript change."""
+
+    previous_run: str = doc("The run compared with, e.g. run:3.")
+    current_run: str = doc("The run of this report.")
+    codebook_changed: bool = doc("True when the two runs used different codebooks.", False)
+    gained: int = doc("Code applications (segment, code) only in this run.", 0)
+    lost: int = doc("Code applications only in the previous run.", 0)
+    rows: list[ChangeRow] = doc("Codes whose prevalence changed, largest change first.", default_factory=list)
+
+
+@dataclass
 class CodebookEntry:
     """One code in the codebook appendix."""
 
@@ -334,6 +359,7 @@ class ReportContext:
     pairs: list[PairRow] = doc("Most frequent co-occurring code pairs with examples.")
     charts: Charts = doc("Inline SVG figures.")
     saturation: Saturation = doc("Thematic saturation.")
+    changes: ChangesSection | None = doc("What changed since the previous run; None for a first run.")
     agreement: AgreementSection | None = doc("Optional slot: intercoder agreement, None without a second coder.")
     emergent_themes: EmergentThemes | None = doc("Optional slot: the topics pass's section, None until it contributes one.")
     codebook: list[CodebookEntry] = doc("Codebook appendix, codebook order.")

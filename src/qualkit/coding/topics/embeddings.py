@@ -32,6 +32,9 @@ SPEECH_STOP_WORDS = frozenset(
     actually basically literally gonna wanna gotta thing things stuff lot lots pretty right sure
     laughs laughter say said saying got get getting go going goes went come came way ve ll don didn
     doesn isn wasn aren weren shouldn couldn wouldn let maybe probably guess little bit bunch
+    honestly totally exactly fun weird want wanted need needed use used using make made thing
+    good great big lot day days week weeks time times year years month months people person
+    do doing did does look looked looking start started tell told talk talked work worked
     """.split()
 )
 
@@ -54,12 +57,20 @@ class Embedder(Protocol):
         """Embed single words or phrases (for MMR term refinement)."""
 
 
+def lemmatize(texts: Sequence[str]) -> list[str]:
+    """Lowercased lemmas joined by spaces (the rules pass's pipeline): 'requests' -> 'request'."""
+    from ..nlp import get_nlp
+
+    return [" ".join(token.lemma_ for token in doc if not token.is_space) for doc in get_nlp().pipe(texts, batch_size=256)]
+
+
 class TfidfSvdEmbedder:
-    """TF-IDF over word uni- and bigrams, reduced by TruncatedSVD with a fixed seed."""
+    """TF-IDF over lemmatized word uni- and bigrams, reduced by TruncatedSVD with a fixed seed."""
 
     name = "tfidf"
+    version = 2  # bump when the vectors a text gets would change
 
-    def __init__(self, dimensions: int = 100, seed: int = 42, max_features: int = 30000) -> None:
+    def __init__(self, dimensions: int = 50, seed: int = 42, max_features: int = 30000) -> None:
         self.dimensions = dimensions
         self.seed = seed
         self.max_features = max_features
@@ -78,11 +89,15 @@ class TfidfSvdEmbedder:
         self._vectorizer = TfidfVectorizer(
             stop_words=sorted(ENGLISH_STOP_WORDS | SPEECH_STOP_WORDS),
             ngram_range=(1, 2),
-            min_df=1,
+            min_df=2 if len(texts) >= 20 else 1,
             max_features=self.max_features,
             sublinear_tf=True,
         )
-        matrix = self._vectorizer.fit_transform(texts)
+        try:
+            matrix = self._vectorizer.fit_transform(lemmatize(texts))
+        except ValueError:  # every document has only stop words: retry with min_df=1 to say so clearly
+            self._vectorizer.set_params(min_df=1)
+            matrix = self._vectorizer.fit_transform(lemmatize(texts))
         components = max(2, min(self.dimensions, matrix.shape[1] - 1, matrix.shape[0] - 1))
         self._svd = TruncatedSVD(n_components=components, random_state=self.seed, algorithm="randomized", n_iter=7)
         self._svd.fit(matrix)
@@ -90,12 +105,12 @@ class TfidfSvdEmbedder:
     def cache_key(self) -> str:
         if self._svd is None:
             raise RuntimeError("call prepare() before cache_key()")
-        return f"tfidf-svd:d{self._svd.n_components}:s{self.seed}:c{self._corpus_hash}"
+        return f"tfidf-svd-v{self.version}:d{self._svd.n_components}:s{self.seed}:c{self._corpus_hash}"
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if self._vectorizer is None or self._svd is None:
             raise RuntimeError("call prepare() before embed()")
-        vectors = self._svd.transform(self._vectorizer.transform(texts)).astype(np.float32)
+        vectors = self._svd.transform(self._vectorizer.transform(lemmatize(texts))).astype(np.float32)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         norms[norms == 0] = 1.0
         return vectors / norms
