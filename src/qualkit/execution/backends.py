@@ -193,7 +193,7 @@ class DaskBackend(Backend):
     ) -> Iterator[R]:
         client = self.client
         window = window or max(2, 3 * self.n_workers)
-        shared_futures = [client.scatter(obj, broadcast=True, hash=False) for obj in shared]
+        shared_futures = [client.scatter([obj], broadcast=True, hash=False)[0] for obj in shared]
         pending: collections.deque[Any] = collections.deque()
         try:
             for item in items:

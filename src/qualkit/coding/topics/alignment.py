@@ -14,7 +14,8 @@ topic segment when one of its applications overlaps the segment's span in the tu
 And per topic:
 
 - **vocabulary**: the weight share of the topic's terms that the codebook's rules know (the
-  term's lemmas equal, contain or are contained in a rule phrase, or are a pattern's word).
+  term's lemmas equal or contain a rule phrase, or the term is a pattern's word; a word that is
+  only part of a longer phrase does not count: "request" is not known from "feature request").
 
 Codes can apply to a topic's segments only in passing (a segment on deletion requests that
 mentions a model version is coded ``versioning``), so the label needs both kinds of evidence.
@@ -87,7 +88,7 @@ def vocabulary_share(terms: list[tuple[str, float]], phrases: set[str], words: s
         if not key:
             continue
         padded = f" {key} "
-        if key in words or any(padded in f" {phrase} " or f" {phrase} " in padded for phrase in phrases):
+        if key in words or any(f" {phrase} " in padded for phrase in phrases):
             known.append(term)
             weight_known += max(weight, 0.0)
     return (weight_known / total if total > 0 else 0.0), known
