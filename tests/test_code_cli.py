@@ -138,3 +138,33 @@ def test_every_command_has_help():
                  ["codebook", "diff"], ["codebook", "export"], ["codebook", "import"]):
         result = runner.invoke(main, [*args, "--help"])
         assert result.exit_code == 0 and "Usage" in result.output, args
+
+
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        ("name: x\ncodes:\n  - id: a\n    label: [oops\n", "line 5"),
+        ("name: x\ncodes:\n  - label: A\n", "'id' is required"),
+        ("name: x\ncodes:\n  - id: a\n    label: A\n    definition: d\n    rules:\n      patterns: [[{NOPE: a}]]\n", "a#pattern:0"),
+        ("name: x\nextends: bad.yaml\ncodes: []\n", "extends cycle"),
+        ("name: x\ncodes:\n  - id: a\n    label: A\n    definition: d\n    rules:\n      regex: ['(']\n", "does not compile"),
+        (b"name: \xff\ncodes: []\n", "not UTF-8 (byte 6"),
+    ],
+)
+def test_code_with_bad_codebooks_exits_1_with_the_place_and_stores_nothing(coded_study, tmp_path, content, expected):
+    import sqlite3
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_bytes(content if isinstance(content, bytes) else content.encode())
+    store = coded_study / ".qualkit" / "store.sqlite"
+
+    def snapshot():
+        with sqlite3.connect(store) as conn:
+            return [conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("codebooks", "runs", "segments", "code_applications")]
+
+    before = snapshot()
+    result = CliRunner().invoke(main, ["--study", str(coded_study), "code", "--codebook", str(bad)])
+    assert result.exit_code == 1
+    assert expected in result.output and "Traceback" not in result.output
+    assert snapshot() == before
+    assert CliRunner().invoke(main, ["codebook", "lint", str(bad)]).exit_code == 1

@@ -280,3 +280,49 @@ def test_regex_prefilter_never_changes_the_matches(tmp_path):
     for text in texts:
         expected = sorted((m.start(), m.end()) for e in expressions for m in re.finditer(e, text))
         assert sorted((m.start, m.end) for m in coder.code_text(text)) == expected, text
+
+
+def test_anchored_patterns_find_what_a_plain_matcher_finds(tmp_path):
+    from spacy.matcher import Matcher
+
+    from qualkit.coding.nlp import get_nlp
+
+    patterns = [
+        [{"LEMMA": "roll"}, {"OP": "?"}, {"OP": "?"}, {"LOWER": "back"}],
+        [{"LOWER": {"IN": ["gpus", "gpu"]}}, {"LOWER": "warm"}],
+        [{"ORTH": "On"}, {"ORTH": "-"}, {"LOWER": "call"}],
+        [{"LEMMA": "page"}, {"IS_PUNCT": True, "OP": "*"}, {"LOWER": "again"}],
+        [{"LIKE_NUM": True}, {"LOWER": "percent"}],
+        [{"IS_TITLE": True}, {"IS_TITLE": True}],  # no anchor: runs everywhere
+        [{"LOWER": "not"}, {"LEMMA": "ship", "OP": "!"}, {"LOWER": "yet"}],
+    ]
+    texts = [
+        "We rolled it back. Then ROLL BACK again, and rolled back.",
+        "Keep the GPUs warm, keep a GPU warm.",
+        "The On-call engineer got paged, paged... again!",
+        "Ten percent of traffic, 5 percent later.",
+        "not yet, not ship yet",
+        "",
+    ]
+    path = tmp_path / "p.yaml"
+    import yaml
+
+    path.write_text(yaml.safe_dump({"name": "p", "codes": [{"id": "a", "label": "A", "definition": "d", "rules": {"patterns": patterns}}]}))
+    coder = RuleCoder(load_codebook(path))
+    nlp = get_nlp()
+    plain = Matcher(nlp.vocab)
+    for index, pattern in enumerate(patterns):
+        plain.add(f"a#pattern:{index}", [pattern])
+    for text in texts:
+        doc = nlp(text)
+        expected = sorted({(nlp.vocab.strings[key], doc[s:e].start_char, doc[s:e].end_char) for key, s, e in plain(doc)})
+        assert sorted((m.rule, m.start, m.end) for m in coder.code_text(text)) == expected, text
+
+
+def test_run_rules_on_a_study_without_transcripts_stores_nothing(study, codebook_path):
+    from qualkit.errors import NotFoundError
+
+    before = table_counts(study.store)
+    with pytest.raises(NotFoundError):
+        run_rules(study, codebook=codebook_path, progress=False)
+    assert table_counts(study.store) == before

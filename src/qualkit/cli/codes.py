@@ -30,13 +30,16 @@ def list_command(ctx: click.Context, run_id: int | None, as_json: bool) -> None:
 
     title = f"{result.codebook_name} [{result.codebook_hash[:12]}], " + (f"run {result.run_id}" if result.run_id else "no rules run yet")
     table = Table(title=title, title_justify="left")
-    table.add_column("code")
-    table.add_column("id", style="cyan")
+    table.add_column("code", no_wrap=True)
+    table.add_column("id", style="cyan", no_wrap=True)
     for name in ("applications", "segments", "participants"):
         table.add_column(name, justify="right")
     for row in result.rows:
         table.add_row("  " * row.depth + row.label, row.id, str(row.applications), str(row.segments), str(row.participants))
-    Console(highlight=False).print(table)
+    console = Console(highlight=False)
+    if not console.is_terminal:  # piped or captured: do not wrap to 80 columns
+        console = Console(highlight=False, width=200)
+    console.print(table)
     click.echo("segments and participants include each code's descendants")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..errors import display_path
+from ..errors import NotFoundError, display_path
 from ._common import echo_json, get_study, handle_errors, json_option
 
 
@@ -17,35 +17,31 @@ def topics() -> None:
 @click.option("--embedding", help="Embedding backend: tfidf, minilm, or a local model folder (default: qualkit.toml).")
 @click.option("--min-topic-size", type=click.IntRange(min=2), help="Smallest topic (default: qualkit.toml).")
 @click.option("--seed", type=int, help="Random seed (default: qualkit.toml).")
-@click.option("--unit", help="Unit of analysis: turn, sentence, window:N (default: qualkit.toml).")
-@click.option("--reducer", type=click.Choice(["pca", "umap"]), default="pca", show_default=True, help="Dimensionality reduction.")
-@click.option("--clusterer", type=click.Choice(["hdbscan", "kmeans", "hdbscan-lib"]), default="hdbscan", show_default=True, help="Clustering.")
+@click.option("--unit", help="Unit of analysis: turn, sentence, window:N (default: window:3).")
+@click.option("--reducer", type=click.Choice(["pca", "umap", "none"]), help="Dimensionality reduction (default: pca).")
+@click.option("--clusterer", type=click.Choice(["kmeans", "hdbscan", "hdbscan-lib"]), help="Clustering (default: kmeans).")
+@click.option("--topics", "n_clusters", type=click.IntRange(min=2), help="k-means: number of clusters (default: about sqrt(segments / 4)).")
 @json_option
 @click.pass_context
 @handle_errors
-def fit(ctx, embedding, min_topic_size, seed, unit, reducer, clusterer, as_json) -> None:
+def fit(ctx, embedding, min_topic_size, seed, unit, reducer, clusterer, n_clusters, as_json) -> None:  # type: ignore[no-untyped-def]
     """Fit BERTopic over the participants' segments and record a topics run."""
     from ..coding.topics import TopicParameters, fit_topics
 
     study = get_study(ctx)
-    config = study.config.topics
-    params = TopicParameters(
-        embedding=embedding or config.embedding,
-        min_topic_size=min_topic_size or config.min_topic_size,
-        seed=config.seed if seed is None else seed,
-        unit=unit or study.config.coding.unit,
-        reducer=reducer,
-        clusterer=clusterer,
+    params = TopicParameters.from_study(
+        study, embedding=embedding, min_topic_size=min_topic_size, seed=seed, unit=unit,
+        reducer=reducer, clusterer=clusterer, n_clusters=n_clusters,
     )
     summary = fit_topics(study, params)
     if as_json:
-        echo_json(summary.__dict__)
+        echo_json({"ok": True, **summary.as_dict()})
         return
     if summary.status == "skipped":
         click.echo(f"Topic model skipped: {summary.reason}")
         return
     click.echo(
-        f"Topic run {summary.run_id}: {summary.n_topics} topics over {summary.n_segments} segments, "
+        f"Topic run {summary.run_id}: {summary.n_topics} topics over {summary.n_segments} {params.unit} segments, "
         f"{summary.outlier_share:.0%} outliers; {summary.embeddings_computed} embeddings computed "
         f"({summary.timings.get('total_s', 0):.1f} s)."
     )
@@ -67,7 +63,7 @@ def show(ctx, topic, run_id, as_json) -> None:
     if topic is not None:
         items = [item for item in items if item["topic"] == topic]
         if not items:
-            raise click.BadParameter(f"topic {topic} is not in run {run_id}", param_hint="TOPIC")
+            raise NotFoundError(f"topic {topic} is not in topics run {run_id}", hint="`qualkit topics show` lists the topics")
     if as_json:
         echo_json({"run": run_id, "topics": items})
         return
@@ -80,7 +76,8 @@ def show(ctx, topic, run_id, as_json) -> None:
         for column in ("topic", "size", "terms", "coverage", "codes"):
             table.add_column(column)
         for item in items:
-            codes = ", ".join(f"{c['code']} {c['share']:.0%}" for c in item["codes"][:2])
+            shares = {c["code"]: c["share"] for c in item["codes"]}
+            codes = ", ".join(f"{code} {shares.get(code, 0):.0%}" for code in item["covered_by"])
             terms = ", ".join(term for term, _ in item["terms"][:6])
             table.add_row(str(item["topic"]), str(item["size"]), terms, item["coverage"] or "-", codes)
         console.print(table)
@@ -90,7 +87,7 @@ def show(ctx, topic, run_id, as_json) -> None:
     console.print("Terms: " + ", ".join(f"{term} ({weight:.2f})" for term, weight in item["terms"]))
     console.print("Participants: " + ", ".join(f"{p} ({n})" for p, n in sorted(item["participants"].items())))
     for code in item["codes"]:
-        console.print(f"  {code['code']}: share {code['share']:.0%}, similarity {code['similarity']:.2f}")
+        console.print(f"  {code['code']}: share {code['share']:.0%} (lift {code.get('lift', 0):.1f}), similarity {code['similarity']:.2f}")
     rows = study.store.query(
         f"SELECT s.pk, s.text, t.participant_id FROM segments s JOIN transcripts t ON t.pk = s.transcript_pk WHERE s.pk IN ({','.join('?' * len(item['representative']))})",
         item["representative"],
@@ -103,7 +100,7 @@ def show(ctx, topic, run_id, as_json) -> None:
 
 
 @topics.command("suggest")
-@click.option("--out", type=click.Path(dir_okay=False), default="codebook/suggested.yaml", show_default=True, help="Where to write the draft codes.")
+@click.option("--out", type=click.Path(dir_okay=False), default="codebook/suggested.yaml", show_default=True, help="Where to write the draft codes (relative to the study folder).")
 @click.option("--run", "run_id", type=int, help="Topics run (default: the latest).")
 @click.pass_context
 @handle_errors

@@ -148,10 +148,10 @@ class AnchoredPatterns:
         if self._indexed != len(self.groups):
             self._build_index()
         table = doc.to_array([LOWER, LEMMA])
-        present = set(table.ravel().tolist())
-        hits = self._index_keys.intersection(present)
+        hits = self._index_keys.intersection(table.ravel().tolist())
         if not hits:
             return found
+        present = set(table.ravel().tolist())
         seen: set[int] = set()
         windowed: set[tuple[int, int, int]] = set()
         for word in hits:
@@ -164,8 +164,10 @@ class AnchoredPatterns:
                 if length is None:
                     found.extend(matcher(doc, allow_missing=True))
                     continue
-                positions = numpy.flatnonzero(numpy.isin(table, list(rarest)).any(axis=1)).tolist()
-                for start, end in _windows(positions, length, n):
+                mask = numpy.zeros(n, dtype=bool)
+                for value in rarest:
+                    mask |= (table == value).any(axis=1)
+                for start, end in _windows(numpy.flatnonzero(mask).tolist(), length, n):
                     for key, first, last in matcher(doc[start:end], allow_missing=True):
                         windowed.add((key, first + start, last + start))
         found.extend(windowed)

