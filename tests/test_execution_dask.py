@@ -79,3 +79,16 @@ def test_cli_connects_to_an_existing_scheduler(cluster: DaskBackend, sample_stud
     assert json.loads(sample_study.store.run(data["run_id"])["manifest"])["execution"]["scheduler"] == cluster.scheduler_address
     # the CLI's connection is closed; the cluster it connected to keeps running
     assert len(cluster.client.scheduler_info()["workers"]) == 2
+
+
+def test_import_on_dask_stores_the_same_transcripts(cluster: DaskBackend, sample_study: Study, tmp_path: Path) -> None:
+    root = tmp_path / "again"
+    shutil.copytree(SAMPLE, root)
+    other = Study(root)
+    try:
+        result = import_files(other, backend=cluster)
+        query = "SELECT id, version, content_hash, word_count FROM transcripts ORDER BY id"
+        assert result.count("new") == 10
+        assert [tuple(row) for row in other.store.query(query)] == [tuple(row) for row in sample_study.store.query(query)]
+    finally:
+        other.close()

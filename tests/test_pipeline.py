@@ -213,7 +213,7 @@ def test_bad_config_messages(tiny: Path):
 def test_runs_list_show_diff(tiny: Path):
     _actions(tiny)
     book = tiny / "codebook" / "tiny.yaml"
-    book.write_text(book.read_text(encoding="utf-8").replace("[roll back, previous model]", "[roll back]"), encoding="utf-8")
+    book.write_text(book.read_text(encoding="utf-8").replace("[retrain, retraining schedule]", "[retraining schedule]"), encoding="utf-8")
     _actions(tiny)
     runner = CliRunner()
     listing = runner.invoke(main, ["--study", str(tiny), "runs", "list", "--json"])
@@ -228,8 +228,10 @@ def test_runs_list_show_diff(tiny: Path):
     diff = runner.invoke(main, ["--study", str(tiny), "runs", "diff", str(rules[1]), str(rules[0]), "--json"])
     data = json.loads(diff.output)
     assert data["codebook"] is not None
-    rollback = next(row for row in data["codes"] if row["code_id"] == "rollback")
-    assert rollback["lost"] == 1 and rollback["gained"] == 0  # "previous model" no longer matches P1's turn alone? see below
+    retraining = next(row for row in data["codes"] if row["code_id"] == "retraining")
+    # "retrain" matched P1's and P2's first answers and P2's last one; nothing else says "retraining schedule"
+    assert (retraining["segments_a"], retraining["segments_b"], retraining["lost"], retraining["gained"]) == (3, 0, 3, 0)
+    assert all(row["code_id"] != "rollback" for row in data["codes"])
     missing = runner.invoke(main, ["--study", str(tiny), "runs", "show", "999"])
     assert missing.exit_code == 1 and "no run 999" in missing.output
 

@@ -45,28 +45,28 @@ codes:
 """
 
 RETRAIN = [
-    "We retrain the ranking model every week on fresh data from the warehouse.",
-    "The weekly retraining job kicks off on Sunday night and takes about four hours.",
-    "If the retraining job fails we keep serving last week's model until someone fixes it.",
-    "Fresh data matters more than a clever architecture, so we retrain often.",
-    "Our forecasting model drifts, so weekly retraining is just part of the routine.",
-    "We retrain on the last ninety days of fresh data and compare against the old model.",
+    "We retrain the ranking model every week on fresh data, and the weekly retraining job runs on Sunday.",
+    "The weekly retraining job takes four hours; if the retraining job fails we retrain the model by hand.",
+    "Fresh data matters more than architecture, so we retrain the model weekly on fresh data.",
+    "Our forecasting model drifts, so weekly retraining on fresh data is the routine, and we retrain often.",
+    "We retrain on ninety days of fresh data; the retraining job compares the new model with last week's model.",
+    "Retraining weekly keeps the model fresh; the retraining job pulls fresh data and we retrain overnight.",
 ]
 ONCALL = [
-    "When the pager goes off at night the on-call engineer looks at the dashboard first.",
-    "Most alert noise comes from upstream jobs, and the on-call rotation is exhausting.",
-    "We write a short incident note after every page so the next on-call person learns.",
-    "An alert fires if prediction volume drops, and whoever is on-call has to triage it.",
-    "The pager rotation is one week, and the incident channel is where we coordinate.",
-    "Half of the alert pages are false alarms, which makes on-call miserable.",
+    "When the pager goes off at night the on-call engineer opens the alert dashboard and the incident channel.",
+    "Most alert noise comes from upstream jobs, so the on-call pager rotation is exhausting.",
+    "After every incident the on-call engineer writes an incident note about the alert and the pager.",
+    "An alert fires when prediction volume drops, and the on-call engineer with the pager has to triage the incident.",
+    "The pager rotation is one week; on-call means every alert and every incident lands on you.",
+    "Half of the alert pages are false alarms, so being on-call with the pager is miserable during an incident.",
 ]
 PRIVACY = [
-    "Every GDPR deletion request means we must purge that customer's rows from the training snapshots.",
-    "Our compliance team audits which personal data the features use, and consent flags gate them.",
-    "The regulator asked for documentation of how the credit model uses personal data.",
-    "Retention policy says raw logs with PII are deleted after thirty days, which hurts debugging.",
-    "Legal review of consent and data retention takes weeks before a feature can ship.",
-    "A deletion request under GDPR forces us to rebuild the dataset without that person's records.",
+    "Every GDPR deletion request means we purge that customer's personal data, because consent was withdrawn.",
+    "Our compliance team audits which personal data the features use, and GDPR consent flags gate them.",
+    "The regulator asked for documentation of how the credit model uses personal data under GDPR and consent rules.",
+    "Retention policy says personal data in raw logs is deleted after thirty days; GDPR deletion requests add more.",
+    "Legal review of GDPR consent and personal data retention takes weeks; the regulator may audit us.",
+    "A GDPR deletion request forces us to rebuild the dataset without that person's personal data and consent records.",
 ]
 
 
@@ -93,6 +93,14 @@ def topic_study(tmp_path: Path) -> Study:
     study = _write_study(tmp_path / "study")
     yield study
     study.close()
+
+
+PRIVACY_WORDS = ("gdpr", "deletion", "consent", "personal data", "regulator", "retention", "pii", "compliance", "audit")
+
+
+def _mentions(terms, words=PRIVACY_WORDS) -> int:
+    """How many of ``words`` occur in any of ``terms`` (terms are often bigrams)."""
+    return sum(1 for word in words if any(word in term for term in terms))
 
 
 def _params(**kw):
@@ -136,7 +144,7 @@ def test_alignment_marks_the_uncovered_theme(topic_study: Study) -> None:
     summary = fit_topics(topic_study, _params())
     _, topics = load_topics(topic_study, summary.run_id)
     real = [topic for topic in topics if topic["topic"] != -1]
-    privacy = [t for t in real if {"gdpr", "deletion", "consent", "personal data", "regulator"} & {term for term, _ in t["terms"]}]
+    privacy = [t for t in real if _mentions([term for term, _ in t["terms"]]) >= 2]
     covered = [t for t in real if t["coverage"] == "covered"]
     assert privacy and all(t["coverage"] == "not covered" for t in privacy)
     assert {code for t in covered for code in t["covered_by"]} >= {"retraining", "on-call"}
@@ -228,7 +236,7 @@ def test_suggest_lints_and_codes_end_to_end(topic_study: Study, monkeypatch: pyt
 
     book = load_codebook(path)
     phrases = {p for code in emergent for p in book.codes[code].rules.phrases}
-    assert phrases & {"gdpr", "deletion", "consent", "personal data", "regulator", "deletion request", "retention"}
+    assert _mentions(phrases) >= 2
 
 
 def test_suggest_without_a_topic_run_is_a_clean_error(topic_study: Study) -> None:
@@ -283,11 +291,10 @@ def test_sample_study_finds_the_planted_theme(tmp_path: Path) -> None:
     run_rules(study, progress=False)
     summary = fit_topics(study, TopicParameters.from_study(study, embedding="minilm"))
     _, topics = load_topics(study, summary.run_id)
-    privacy_terms = {"gdpr", "pii", "consent", "regulator", "retention", "compliance", "audit", "deletion", "personal data"}
-    privacy = [t for t in topics if t["topic"] != -1 and len(privacy_terms & {term for term, _ in t["terms"]}) >= 2]
+    privacy = [t for t in topics if t["topic"] != -1 and _mentions([term for term, _ in t["terms"]]) >= 2]
     assert privacy and all(t["coverage"] == "not covered" for t in privacy)
     assert sum(1 for t in topics if t["coverage"] == "covered") >= 2
     path, drafts = suggest_codes(study)
     drafted = {p for d in drafts for p in d["rules"]["phrases"]}
-    assert drafted & privacy_terms
+    assert _mentions(drafted) >= 2
     study.close()

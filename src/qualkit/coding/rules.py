@@ -16,6 +16,7 @@ once per segment. :func:`run_rules` codes a study and records a run.
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 import time
@@ -29,6 +30,7 @@ from ..codebook import Codebook, load_codebook
 from ..errors import CodebookError, NotFoundError
 from .nlp import get_nlp, versions
 from ..execution.progress import progress_bar
+from ..execution.rules import SKIP_TABLE, segment_query
 from .segment import ensure_segments, normalize_unit
 
 T = TypeVar("T")
@@ -477,6 +479,7 @@ def run_rules(
     backend: Any = None,
     workers: int | None = None,
     scheduler: str | None = None,
+    reuse_run: int | None = None,
 ) -> RunSummary:
     """Code every current transcript of ``study`` with the codebook's rules and record a run.
 
@@ -488,6 +491,10 @@ def run_rules(
     ``backend`` is ``"local"`` (this process), ``"dask"`` (with ``workers`` or ``scheduler``),
     or a :class:`qualkit.execution.Backend`; default: the study's ``[execution]`` section.
     Every backend gives the same applications.
+
+    ``reuse_run`` names an earlier rules run: when it used the same codebook (hash), unit and
+    roles, the transcripts it coded that are still current keep its applications (copied into
+    the new run) and only the others are coded. The new run is complete either way.
     """
     started = time.perf_counter()
     book, ref = _codebook_for(study, codebook)
@@ -514,14 +521,11 @@ def run_rules(
         created = ensure_segments(store, unit)
         t_segments = time.perf_counter() - t0
         roles = ("participant", "interviewer") if include else ("participant",)
-        marks = ",".join("?" for _ in roles)
-        select = f"""SELECT s.pk, s.start_char, s.text FROM segments s
-                     JOIN turns u ON u.pk = s.turn_pk
-                     JOIN transcripts t ON t.pk = s.transcript_pk
-                     WHERE t.is_current = 1 AND s.unit = ? AND u.role IN ({marks})
-                     ORDER BY s.transcript_pk, s.ordinal"""
-        total = store.query(f"SELECT COUNT(*) AS n FROM ({select})", (unit, *roles))[0]["n"]
-        counts: dict[str, int] = {}
+        reused = _reuse_applications(store, run_id, reuse_run, book.hash, unit, include)
+        select, select_params = segment_query(unit, include)
+        select = select.replace("SELECT s.pk, s.start_char, s.text, s.transcript_pk", "SELECT s.pk, s.start_char, s.text")
+        total = store.query(f"SELECT COUNT(*) AS n FROM ({select})", select_params)[0]["n"]
+        counts: dict[str, int] = dict(reused["code_counts"])
         segments = words = applications = 0
         t1 = time.perf_counter()
         if executor is not None:
@@ -532,10 +536,12 @@ def run_rules(
             finally:
                 if owned:
                     executor.close()
-            segments, words, applications, counts = totals.segments, totals.words, totals.applications, totals.counts
+            segments, words, applications = totals.segments, totals.words, totals.applications
+            for code_id, n in totals.counts.items():
+                counts[code_id] = counts.get(code_id, 0) + n
         else:
             with store.transaction() as conn:
-                cursor = conn.execute(select, (unit, *roles))
+                cursor = conn.execute(select, select_params)
                 items = ((row[2], (row[0], row[1], row[2])) for row in _rows(cursor))
                 batch: list[tuple[Any, ...]] = []
                 insert = """INSERT INTO code_applications (run_id, segment_pk, code_id, start_char, end_char, matched_text, rule, score)
@@ -556,6 +562,8 @@ def run_rules(
                         conn.executemany(insert, batch)
                         applications += len(batch)
         t_code = time.perf_counter() - t1
+        applications += reused["applications"]
+        coded_transcripts = [row["pk"] for row in store.query("SELECT pk FROM transcripts WHERE is_current = 1 ORDER BY pk")]
     except BaseException as error:
         with store.transaction() as conn:
             conn.execute("DELETE FROM code_applications WHERE run_id = ?", (run_id,))
@@ -592,9 +600,48 @@ def run_rules(
         "words_per_second": round(summary.words_per_second),
         "versions": versions(),
         "execution": executor.describe() if executor is not None else {"backend": "local", "workers": 1},
+        "reused": {key: reused[key] for key in ("run", "transcripts", "applications")},
+        "transcript_pks": coded_transcripts,
     }
     store.finish_run(run_id, status="ok", manifest=manifest)
     return summary
+
+
+def _reuse_applications(store: Any, run_id: int, reuse_run: int | None, codebook_hash: str, unit: str, include: bool) -> dict[str, Any]:
+    """Copy ``reuse_run``'s applications for transcripts it coded that are still current, and
+    list those transcripts in the skip table so that this run codes only the others."""
+    store.conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {SKIP_TABLE} (pk INTEGER PRIMARY KEY)")
+    store.conn.execute(f"DELETE FROM temp.{SKIP_TABLE}")
+    nothing: dict[str, Any] = {"run": None, "transcripts": 0, "applications": 0, "code_counts": {}}
+    if reuse_run is None:
+        return nothing
+    rows = store.query("SELECT * FROM runs WHERE id = ? AND kind = 'rules' AND status = 'ok'", (reuse_run,))
+    if not rows:
+        return nothing
+    previous = rows[0]
+    parameters = json.loads(previous["parameters"] or "{}")
+    manifest = json.loads(previous["manifest"] or "{}")
+    if previous["codebook_hash"] != codebook_hash or parameters.get("unit") != unit or bool(parameters.get("include_interviewer")) != include:
+        return nothing
+    current = {row["pk"] for row in store.query("SELECT pk FROM transcripts WHERE is_current = 1")}
+    keep = sorted(current & set(manifest.get("transcript_pks", [])))
+    if not keep:
+        return nothing
+    with store.transaction() as conn:
+        conn.executemany(f"INSERT INTO temp.{SKIP_TABLE} (pk) VALUES (?)", [(pk,) for pk in keep])
+        copied = conn.execute(
+            f"""INSERT INTO code_applications (run_id, segment_pk, code_id, start_char, end_char, matched_text, rule, score)
+                SELECT ?, a.segment_pk, a.code_id, a.start_char, a.end_char, a.matched_text, a.rule, a.score
+                FROM code_applications a JOIN segments s ON s.pk = a.segment_pk
+                WHERE a.run_id = ? AND s.transcript_pk IN (SELECT pk FROM temp.{SKIP_TABLE})
+                ORDER BY a.pk""",
+            (run_id, reuse_run),
+        ).rowcount
+        counts = {
+            row["code_id"]: row["n"]
+            for row in conn.execute("SELECT code_id, COUNT(*) AS n FROM code_applications WHERE run_id = ? GROUP BY code_id", (run_id,))
+        }
+    return {"run": reuse_run, "transcripts": len(keep), "applications": copied, "code_counts": counts}
 
 
 def _rows(cursor: Any, size: int = 1000) -> Iterator[Any]:

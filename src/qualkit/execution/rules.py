@@ -121,8 +121,14 @@ def segment_query(unit: str, include_interviewer: bool) -> tuple[str, tuple[Any,
               JOIN turns u ON u.pk = s.turn_pk
               JOIN transcripts t ON t.pk = s.transcript_pk
               WHERE t.is_current = 1 AND s.unit = ? AND u.role IN ({marks})
+                AND s.transcript_pk NOT IN (SELECT pk FROM temp.{SKIP_TABLE})
               ORDER BY s.transcript_pk, s.ordinal"""
     return sql, (unit, *roles)
+
+
+#: Transcripts a rules run does not code because it reuses an earlier run's applications for
+#: them (see ``run_rules(reuse_run=...)``); a temporary table of the store's connection.
+SKIP_TABLE = "qualkit_skip_transcripts"
 
 
 def code_segments(

@@ -2,8 +2,11 @@
 
 * :func:`read_transcript` turns one file into a typed :class:`Transcript`.
 * :func:`validate_files` checks files (parse, schema, anonymity) and stores nothing.
-* :func:`import_files` validates every file first, then stores them all in one
-  transaction, or nothing at all.
+* :func:`import_files` validates and stores every file in one transaction, or nothing at all.
+
+Both stream: files are read (and checked) one at a time, or in parallel on an execution
+backend (:mod:`qualkit.execution`), and an import keeps no transcript in memory once it is
+stored, so a corpus of thousands of transcripts imports in bounded memory.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 from ..errors import AnonymityError, InputError, Problem, QualkitError, display_path
 from .anonymity import count_redactions
@@ -272,6 +275,13 @@ class FileReport:
     source_hash: str | None = None
     error: QualkitError | None = None
     anonymity: Any = None  # AnonymityReport from transcripts_schema.anonymity, when checked
+    released: bool = False  # the transcript was stored and dropped from memory (large imports)
+
+    def release(self) -> None:
+        """Drop the parsed transcript (it has been stored), keeping what was learned about the file."""
+        if self.transcript is not None:
+            self.released = True
+            self.transcript = None
 
     @property
     def shown(self) -> str:
@@ -283,7 +293,7 @@ class FileReport:
 
     @property
     def parsed(self) -> bool:
-        return self.error is None and self.transcript is not None
+        return self.error is None and (self.transcript is not None or self.released)
 
     @property
     def ok(self) -> bool:
@@ -378,6 +388,99 @@ def study_participants(study: "Study | None", path: str | Path | None = None) ->
     return load_participants(csv_path, max_mb=study.config.transcripts.max_file_mb)
 
 
+@dataclass(frozen=True)
+class ReadContext:
+    """What reading and checking one file needs (sent once to each worker of a backend)."""
+
+    options: ImportOptions
+    participants: dict[str, ParticipantRecord] | None = None
+    anonymity: tuple[tuple[str, ...], bool, str] | None = None  # (deny terms, ner, ner model)
+
+
+_CHECKERS: dict[tuple[tuple[str, ...], bool, str], _CheckerCache] = {}
+
+
+def _checker_for(settings: tuple[tuple[str, ...], bool, str]) -> _CheckerCache:
+    """One anonymity checker per process and settings (built on first need)."""
+    checker = _CHECKERS.get(settings)
+    if checker is None:
+        if len(_CHECKERS) >= 2:
+            _CHECKERS.clear()
+        checker = _CHECKERS[settings] = _CheckerCache(list(settings[0]), settings[1], settings[2])
+    return checker
+
+
+def read_and_check(path: Path, context: ReadContext) -> FileReport:
+    """Read one file and run the anonymity check: a :class:`FileReport` (runs on a worker)."""
+    report = FileReport(path=path)
+    options = context.options
+    try:
+        result = read_file(path, format=options.format, options=options, participants=context.participants)
+    except QualkitError as error:
+        report.error = error
+        report.format = options.format or detect_format(path, b"")
+        return report
+    report.transcript, report.format, report.speakers = result.transcript, result.format, result.speakers
+    report.units, report.notes, report.source_hash = result.units, result.notes, result.source_hash
+    if context.anonymity is not None:
+        report.anonymity = _checker_for(context.anonymity).check(result.transcript)
+    return report
+
+
+def iter_file_reports(
+    files: Sequence[Path],
+    context: ReadContext,
+    *,
+    backend: Any = None,
+    progress: ProgressCallback | None = None,
+) -> Iterator[FileReport]:
+    """Reports for ``files`` in order, read on ``backend`` (default: this process, one at a time).
+
+    A transcript id seen in an earlier file makes the later file an error (and it is not
+    checked for anonymity). Only ids and file names are remembered, never transcripts.
+    """
+    from ..execution import LocalBackend
+
+    executor = backend if backend is not None else LocalBackend()
+    ids: dict[str, str] = {}
+    for report in executor.imap(read_and_check, files, shared=(context,)):
+        transcript = report.transcript
+        if transcript is not None:
+            earlier = ids.get(transcript.id)
+            if earlier is not None:
+                message = f"transcript id {transcript.id!r} is also the id of {earlier}"
+                report.error = InputError(
+                    f"{report.shown}: {message}",
+                    problems=[
+                        Problem(
+                            message, report.shown, "",
+                            "give each file its own pseudonym label or file name (or import it alone with --id)",
+                        )
+                    ],
+                )
+                report.anonymity = None
+            else:
+                ids[transcript.id] = report.shown
+        yield report
+        if progress is not None:
+            progress(report.path)
+
+
+def _read_context(
+    study: "Study | None",
+    options: ImportOptions,
+    participants_csv: str | Path | None,
+    deny_list: str | Path | None,
+    ner: bool | None,
+    anonymity: bool = True,
+) -> ReadContext:
+    settings = None
+    if anonymity:
+        terms, use_ner, model = _anonymity_settings(study, deny_list, ner)
+        settings = (tuple(terms), use_ner, model)
+    return ReadContext(options, study_participants(study, participants_csv), settings)
+
+
 def validate_files(
     paths: Sequence[str | Path],
     *,
@@ -388,6 +491,7 @@ def validate_files(
     ner: bool | None = None,
     anonymity: bool = True,
     progress: ProgressCallback | None = None,
+    backend: Any = None,
 ) -> list[FileReport]:
     """Parse and check every file without storing anything; one report per file.
 
@@ -395,6 +499,7 @@ def validate_files(
     the study's participants.csv, and each parsed transcript goes through the anonymity
     check (one checker, built once). Errors are collected per file, never raised, except
     for problems with the inputs as a whole (paths matching nothing, a bad participants.csv).
+    Files are read on ``backend`` (a :class:`qualkit.execution.Backend`; default this process).
     """
     if options is None:
         options = ImportOptions.from_config(study.config if study else None)
@@ -402,41 +507,8 @@ def validate_files(
         paths = source_paths(study)
     exclude = [study.path(study.config.transcripts.participants)] if study and study.config.transcripts.participants else []
     files = expand_paths(paths, exclude=exclude)
-    participants = study_participants(study, participants_csv)
-    checker = _CheckerCache(*_anonymity_settings(study, deny_list, ner)) if anonymity else None
-    reports: list[FileReport] = []
-    ids: dict[str, FileReport] = {}
-    for path in files:
-        report = FileReport(path=path)
-        try:
-            result = read_file(path, format=options.format, options=options, participants=participants)
-        except QualkitError as error:
-            report.error = error
-            report.format = options.format or detect_format(path, b"")
-        else:
-            report.transcript, report.format, report.speakers = result.transcript, result.format, result.speakers
-            report.units, report.notes, report.source_hash = result.units, result.notes, result.source_hash
-            earlier = ids.get(result.transcript.id)
-            if earlier is not None:
-                report.error = InputError(
-                    f"{report.shown}: transcript id {result.transcript.id!r} is also the id of {earlier.shown}",
-                    problems=[
-                        Problem(
-                            f"transcript id {result.transcript.id!r} is also the id of {earlier.shown}",
-                            report.shown,
-                            "",
-                            "give each file its own pseudonym label or file name (or import it alone with --id)",
-                        )
-                    ],
-                )
-            else:
-                ids[result.transcript.id] = report
-                if checker is not None:
-                    report.anonymity = checker.check(result.transcript)
-        reports.append(report)
-        if progress is not None:
-            progress(path)
-    return reports
+    context = _read_context(study, options, participants_csv, deny_list, ner, anonymity)
+    return list(iter_file_reports(files, context, backend=backend, progress=progress))
 
 
 # -- import ---------------------------------------------------------------------------
@@ -499,12 +571,19 @@ def import_files(
     deny_list: str | Path | None = None,
     ner: bool | None = None,
     progress: ProgressCallback | None = None,
+    backend: Any = None,
 ) -> ImportResult:
-    """Validate every file, then store them all in one transaction; any failure stores nothing.
+    """Validate and store every file in one transaction; any failure stores nothing.
 
     With no ``paths`` the study's ``[transcripts] sources`` are imported. Files with
     anonymity findings are refused unless ``allow_findings`` with a ``reason``, which is
     recorded in each such transcript's ``anonymity_override``.
+
+    Streaming: each file is read (on ``backend``, default this process), checked and stored
+    inside one transaction, then dropped from memory; after the first problem nothing more is
+    stored but every file is still checked, so the error lists every problem, and the
+    transaction is rolled back. ``result.reports`` keep what was learned about each file,
+    without its transcript.
     """
     if allow_findings and not (reason and reason.strip()):
         raise InputError(
@@ -512,35 +591,34 @@ def import_files(
             problems=[Problem("--allow-findings without --reason", "", "--reason", "say why, e.g. --reason 'public podcast, consent given'")],
         )
     paths = list(paths) or source_paths(study)
-    reports = validate_files(
-        paths, options=options, study=study, participants_csv=participants_csv, deny_list=deny_list, ner=ner, progress=progress
-    )
-    if not reports:
+    options = options or ImportOptions.from_config(study.config)
+    exclude = [study.path(study.config.transcripts.participants)] if study.config.transcripts.participants else []
+    files = expand_paths(paths, exclude=exclude)
+    if not files:
         raise InputError("no transcript files to import", problems=[Problem("nothing matched", "", "PATH", "name files, folders or globs")])
-    failed = [report for report in reports if report.error is not None]
-    if failed:
-        problems = [problem for report in failed for problem in report.problems()]
-        raise InputError(
-            f"{len(failed)} of {len(reports)} file(s) cannot be imported; nothing was stored",
-            problems=problems,
-            hint="fix the files named above and run the import again",
-        )
-    flagged = [report for report in reports if report.findings]
-    if flagged and not allow_findings:
-        problems = [problem for report in flagged for problem in report.finding_problems()]
-        no_ner = any(report.anonymity.ner_model is None and report.anonymity.ner_enabled for report in flagged)
-        raise AnonymityError(
-            f"{len(flagged)} of {len(reports)} file(s) are not anonymized ({len(problems)} finding(s)); nothing was stored",
-            problems=problems,
-            hint="pseudonymize them (`qualkit transcripts pseudonymize`), or override explicitly with --allow-findings --reason TEXT"
-            + (" (no NER model installed: person/organisation names were not searched)" if no_ner else ""),
-        )
+    context = _read_context(study, options, participants_csv, deny_list, ner)
     when = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
     imported: list[ImportedFile] = []
+    reports: list[FileReport] = []
+    failed: list[Problem] = []
+    flagged: list[Problem] = []
+    n_failed = n_flagged = 0
+    no_ner = False
     run_id: int | None = None
     store = study.store
     with store.transaction():
-        for report in reports:
+        for report in iter_file_reports(files, context, backend=backend, progress=progress):
+            reports.append(report)
+            if report.error is not None:
+                n_failed += 1
+                failed.extend(report.problems())
+            elif report.findings and not allow_findings:
+                n_flagged += 1
+                flagged.extend(report.finding_problems())
+                no_ner = no_ner or (report.anonymity.ner_model is None and report.anonymity.ner_enabled)
+            if n_failed or n_flagged:  # nothing more is stored; keep checking to report every problem
+                report.release()
+                continue
             transcript = report.transcript
             assert transcript is not None
             override = _override(report, reason or "", when) if report.findings else None
@@ -556,10 +634,24 @@ def import_files(
                     len(transcript.turns), transcript.word_count, len(report.findings), override is not None,
                 )
             )
+            report.release()
+        if n_failed:
+            raise InputError(
+                f"{n_failed} of {len(reports)} file(s) cannot be imported; nothing was stored",
+                problems=failed,
+                hint="fix the files named above and run the import again",
+            )
+        if n_flagged:
+            raise AnonymityError(
+                f"{n_flagged} of {len(reports)} file(s) are not anonymized ({len(flagged)} finding(s)); nothing was stored",
+                problems=flagged,
+                hint="pseudonymize them (`qualkit transcripts pseudonymize`), or override explicitly with --allow-findings --reason TEXT"
+                + (" (no NER model installed: person/organisation names were not searched)" if no_ner else ""),
+            )
         if any(item.status != "unchanged" for item in imported):
             parameters = {
                 "files": [item.file for item in imported],
-                "options": (options or ImportOptions.from_config(study.config)).as_dict(),
+                "options": options.as_dict(),
                 "allow_findings": allow_findings,
             }
             run_id = store.start_run("import", parameters)
@@ -604,12 +696,15 @@ __all__ = [
     "FileReport",
     "ImportResult",
     "ImportedFile",
+    "ReadContext",
     "ReadResult",
     "build_transcript",
     "expand_paths",
     "get_transcript",
     "import_files",
+    "iter_file_reports",
     "list_transcripts",
+    "read_and_check",
     "read_file",
     "read_transcript",
     "source_paths",

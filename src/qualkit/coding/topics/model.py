@@ -198,6 +198,11 @@ def _clusterer(params: TopicParameters, n_samples: int):  # type: ignore[no-unty
     return LibHDBSCAN(min_cluster_size=params.min_topic_size, metric="euclidean", cluster_selection_method="eom", prediction_data=True)
 
 
+def term_min_df(n_segments: int) -> int:
+    """Segments a topic term must occur in: 2, or 5 from 1,000 segments on."""
+    return 2 if n_segments < 1000 else 5
+
+
 def _skip(reason: str, n: int, params: TopicParameters) -> TopicRunSummary:
     return TopicRunSummary(None, "skipped", reason, n_segments=n, parameters=params.as_dict())
 
@@ -260,12 +265,18 @@ def fit_segments(study: Study, segments: list[dict[str, Any]], params: TopicPara
         def embed(self, documents, verbose=False):  # type: ignore[no-untyped-def]  # noqa: ARG002
             return embedder.embed_words(list(documents))
 
-    vectorizer = CountVectorizer(
+    # BERTopic fits its vectorizer on one document per topic, so its min_df would count topics.
+    # Terms must instead occur in a few *segments*: the vocabulary is chosen here, on the segments.
+    term_options = dict(
         stop_words=sorted(ENGLISH_STOP_WORDS | SPEECH_STOP_WORDS),
         ngram_range=(1, 2),
-        min_df=2,
         token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z0-9+#-]+\b",
     )
+    try:
+        vocabulary = CountVectorizer(min_df=term_min_df(len(texts)), **term_options).fit(texts).vocabulary_
+    except ValueError:  # no term is frequent enough: fall back to every term
+        vocabulary = None
+    vectorizer = CountVectorizer(vocabulary=sorted(vocabulary) if vocabulary else None, **term_options)
     model = BERTopic(
         embedding_model=_Backend(),
         umap_model=_reducer(params, len(texts), embeddings.shape[1]),
