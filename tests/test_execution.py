@@ -229,3 +229,23 @@ def test_rule_pass_reports_progress_on_both_paths(
     err = capsys.readouterr().err
     assert f"{summary.segments_coded}/{summary.segments_coded}" in err
     assert "segments/s" in err and "words/s" in err
+
+
+# -- segmentation on a backend ----------------------------------------------------------------------
+SEGMENT_SQL = """SELECT transcript_pk, turn_pk, ordinal, start_char, end_char, text, text_hash
+                 FROM segments WHERE unit = ? ORDER BY transcript_pk, ordinal"""
+
+
+@pytest.mark.parametrize("unit", ["sentence", "window:3", "turn"])
+def test_segments_on_a_backend_equal_ensure_segments(sample_study: Study, tmp_path: Path, unit: str) -> None:
+    from qualkit.coding.segment import ensure_segments
+    from qualkit.execution.segments import ensure_segments_on
+
+    created = ensure_segments_on(sample_study.store, unit, LocalBackend())
+    assert created > 0
+    assert ensure_segments_on(sample_study.store, unit, LocalBackend()) == 0  # idempotent
+    mine = [tuple(row) for row in sample_study.store.query(SEGMENT_SQL, (unit,))]
+    with sample_study.store.transaction() as conn:
+        conn.execute("DELETE FROM segments WHERE unit = ?", (unit,))
+    assert ensure_segments(sample_study.store, unit) == created
+    assert [tuple(row) for row in sample_study.store.query(SEGMENT_SQL, (unit,))] == mine

@@ -92,3 +92,17 @@ def test_import_on_dask_stores_the_same_transcripts(cluster: DaskBackend, sample
         assert [tuple(row) for row in other.store.query(query)] == [tuple(row) for row in sample_study.store.query(query)]
     finally:
         other.close()
+
+
+def test_segments_on_dask_equal_ensure_segments(cluster: DaskBackend, sample_study: Study) -> None:
+    from qualkit.coding.segment import ensure_segments
+    from qualkit.execution.segments import ensure_segments_on
+
+    query = """SELECT transcript_pk, turn_pk, ordinal, start_char, end_char, text, text_hash
+               FROM segments WHERE unit = 'window:2' ORDER BY transcript_pk, ordinal"""
+    created = ensure_segments_on(sample_study.store, "window:2", cluster)
+    on_dask = [tuple(row) for row in sample_study.store.query(query)]
+    with sample_study.store.transaction() as conn:
+        conn.execute("DELETE FROM segments WHERE unit = 'window:2'")
+    assert ensure_segments(sample_study.store, "window:2") == created > 0
+    assert [tuple(row) for row in sample_study.store.query(query)] == on_dask

@@ -57,6 +57,9 @@ class TopicsSection(_Section):
     embedding: str = Field("tfidf", description="Embedding backend: tfidf, minilm, or an installed model name.")
     min_topic_size: int = Field(5, ge=2, description="Smallest topic BERTopic may form.")
     seed: int = Field(42, description="Random seed for every stochastic step.")
+    unit: str = Field("window:3", description="Unit of analysis for topics: turn, sentence, window:N.")
+    reducer: Literal["pca", "umap", "none"] = Field("pca", description="Dimensionality reduction before clustering.")
+    clusterer: Literal["kmeans", "hdbscan", "hdbscan-lib"] = Field("kmeans", description="Clustering of the reduced embeddings.")
 
 
 class ReportSection(_Section):
@@ -181,6 +184,12 @@ enabled = true
 embedding = "tfidf"
 min_topic_size = 5
 seed = 42
+# Topics are fitted on windows of 3 sentences: whole turns mix too many subjects.
+unit = "window:3"
+# "pca" (default, no numba compile) | "umap" (BERTopic's default, slower cold start) | "none"
+reducer = "pca"
+# "kmeans" (default, seeded) | "hdbscan" (scikit-learn) | "hdbscan-lib" (the hdbscan package)
+clusterer = "kmeans"
 
 [report]
 formats = ["html", "md"]

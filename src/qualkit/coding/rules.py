@@ -518,7 +518,17 @@ def run_rules(
     run_id = store.start_run("rules", parameters, codebook_hash=book.hash)
     try:
         t0 = time.perf_counter()
-        created = ensure_segments(store, unit)
+        if executor is not None:
+            from ..execution.segments import ensure_segments_on
+
+            try:
+                created = ensure_segments_on(store, unit, executor, progress=progress)
+            except BaseException:
+                if owned:
+                    executor.close()
+                raise
+        else:
+            created = ensure_segments(store, unit)
         t_segments = time.perf_counter() - t0
         roles = ("participant", "interviewer") if include else ("participant",)
         reused = _reuse_applications(store, run_id, reuse_run, book.hash, unit, include)

@@ -500,6 +500,10 @@ def build_context(
     if compare_with is not None and coder is not None and coder.startswith("run:") and coder != f"run:{compare_with}":
         context.changes = _changes(study, int(compare_with), coder, tree)
     _contribute(study, context)
+    if context.emergent_themes is not None:  # topic quotes link into the transcript appendix too
+        topic_turns = {(q.transcript_id, q.turn_idx) for topic in context.emergent_themes.topics for q in topic.quotes}
+        if not topic_turns <= quoted_turns:
+            context.transcripts = _transcript_appendix(study, transcripts, quoted_turns | topic_turns)
     context.toc = _toc(context)
     return context
 

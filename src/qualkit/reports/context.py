@@ -251,6 +251,7 @@ class EmergentTopic:
     coverage: str = doc("covered | partly covered | not covered by the codebook.", "")
     aligned_codes: list[str] = doc("Labels of codebook codes the topic aligns with.", default_factory=list)
     quotes: list[Quote] = doc("Example segments.", default_factory=list)
+    participants: str = doc("Participants with segments in the topic, e.g. '3 participants (P2, P3, P8)'.", "")
 
 
 @dataclass

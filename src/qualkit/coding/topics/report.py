@@ -142,3 +142,52 @@ def intertopic_svg(items: list[dict[str, Any]], *, width: float = 6.4, height: f
         figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
     text = buffer.getvalue()
     return text[text.index("<svg") :]
+
+
+def emergent_themes_section(study: Study, context: Any = None) -> Any:
+    """The report's "Emergent themes" section (a ``reports.context.EmergentThemes``), or None.
+
+    Called by ``qualkit.reports.build`` for every report; reads the latest topics run.
+    """
+    from markupsafe import Markup
+
+    from ...analysis.tables import trim_words, turn_anchor
+    from ...reports.context import Chart, EmergentThemes, EmergentTopic, Quote
+
+    data = topics_report_data(study)
+    if data is None or not data["topics"]:
+        return None
+    counts = data["counts"]
+    intro = (
+        f"Topics found bottom-up by the topic-model pass (topics run {data['run_id']}: BERTopic over "
+        f"{data['n_segments']} participant segments of unit {data['unit']}, embedding {data['embedding']}, "
+        f"seed {data['parameters'].get('seed')}). Each topic is compared with the codebook: "
+        f"{counts.get('covered', 0)} covered, {counts.get('partly covered', 0)} partly covered, "
+        f"{counts.get('not covered', 0)} not covered. Uncovered topics are candidates for new codes "
+        "(`qualkit topics suggest` drafts them)."
+    )
+    topics = [
+        EmergentTopic(
+            label=item["label"],
+            terms=item["terms"][:8],
+            size=item["size"],
+            coverage=item["coverage"] or "",
+            aligned_codes=[code["label"] for code in item["covering_codes"]],
+            quotes=[
+                Quote(trim_words(quote["text"], 60), quote["participant_id"], quote["transcript_id"], quote["turn_idx"],
+                      turn_anchor(quote["transcript_id"], quote["turn_idx"]))
+                for quote in item["quotes"][:2]
+            ],
+            participants=f"{len(item['participants'])} participants {item['participants_text']}",
+        )
+        for item in data["topics"]
+    ]
+    chart = Chart(
+        key="topic-map",
+        title="Intertopic map",
+        caption="Each circle is a topic, placed by the first two principal components of its segments' mean embedding; "
+        "its area is the number of segments and its colour the coverage by the codebook.",
+        svg=Markup(data["svg"]),
+        filename="charts/topic-map.svg",
+    )
+    return EmergentThemes(intro=intro, topics=topics, chart=chart, run_id=f"run:{data['run_id']}")

@@ -11,9 +11,11 @@ the number of segments and must hold them all in memory. Above ``sample_size`` s
    codes and representative segments come from the sample;
 3. embeds every other segment with the embedder fitted on the sample, in chunks, on the
    execution backend (each worker gets the fitted embedder once), filling the embeddings cache;
-4. assigns each segment to the nearest topic centroid (cosine, in embedding space; centroids are
-   the means of the sample members' embeddings). With an outlier topic in the sample, a segment
-   less similar to its nearest centroid than 95% of that topic's sample members is an outlier.
+4. assigns each segment to the nearest topic centroid in the space the clusters were found in
+   (the PCA reducer refitted on the sample with the run's seed; cosine in embedding space for
+   other reducers); centroids are the means of the sample members. With an outlier topic in
+   the sample, a segment farther from its nearest centroid than 95% of that topic's sample
+   members is an outlier.
    The share of sample segments that this rule gives the topic the model gave them is stored in
    the run's manifest (``sample.agreement_on_sample``): the cost of the approximation;
 5. adds the other segments to the run's ``segment_topics`` and sets each topic's size and
@@ -64,27 +66,44 @@ def _normalise(matrix: np.ndarray) -> np.ndarray:
 
 
 class CentroidAssigner:
-    """Nearest topic centroid by cosine similarity, with per-topic outlier thresholds."""
+    """Nearest topic centroid in the clusterer's space, with per-topic outlier thresholds.
 
-    def __init__(self, embeddings: np.ndarray, assignments: np.ndarray) -> None:
+    ``reducer`` is the topic model's (unfitted) dimensionality reduction, fitted here on the
+    sample's embeddings with the run's seed, so segments are compared with the centroids in
+    the space where the clusters were found (Euclidean, as k-means assigns). Without a
+    reducer the comparison is by cosine in embedding space.
+    """
+
+    def __init__(self, embeddings: np.ndarray, assignments: np.ndarray, reducer: Any = None) -> None:
+        self.reducer = reducer if reducer is not None and hasattr(reducer, "transform") else None
+        vectors = self._space(embeddings, fit=True)
         self.topics = np.array(sorted(int(t) for t in set(assignments.tolist()) if t != -1))
-        vectors = _normalise(embeddings.astype(np.float32))
-        self.centroids = _normalise(np.vstack([vectors[assignments == t].mean(axis=0) for t in self.topics]))
+        self.centroids = np.vstack([vectors[assignments == t].mean(axis=0) for t in self.topics]).astype(np.float32)
         self.has_outliers = bool(np.any(assignments == -1))
-        self.thresholds = np.full(len(self.topics), -np.inf, dtype=np.float32)
+        self.thresholds = np.full(len(self.topics), np.inf, dtype=np.float32)
         if self.has_outliers:
             for position, topic in enumerate(self.topics):
-                similarity = vectors[assignments == topic] @ self.centroids[position]
-                self.thresholds[position] = np.percentile(similarity, OUTLIER_PERCENTILE)
+                distance = np.linalg.norm(vectors[assignments == topic] - self.centroids[position], axis=1)
+                self.thresholds[position] = np.percentile(distance, 100.0 - OUTLIER_PERCENTILE)
+
+    def _space(self, embeddings: np.ndarray, *, fit: bool = False) -> np.ndarray:
+        vectors = embeddings.astype(np.float32)
+        if self.reducer is None:
+            return _normalise(vectors)
+        if fit:
+            return np.asarray(self.reducer.fit_transform(vectors), dtype=np.float32)
+        return np.asarray(self.reducer.transform(vectors), dtype=np.float32)
 
     def assign(self, embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(topic, similarity) for each row of ``embeddings``."""
-        similarity = _normalise(embeddings.astype(np.float32)) @ self.centroids.T
-        best = np.argmax(similarity, axis=1)
-        score = similarity[np.arange(len(best)), best]
+        """(topic, closeness in [0, 1]) for each row of ``embeddings``."""
+        vectors = self._space(embeddings)
+        squared = (vectors**2).sum(axis=1)[:, None] - 2 * vectors @ self.centroids.T + (self.centroids**2).sum(axis=1)[None, :]
+        distance = np.sqrt(np.maximum(squared, 0.0))
+        best = np.argmin(distance, axis=1)
+        nearest = distance[np.arange(len(best)), best]
         topics = self.topics[best].copy()
-        topics[score < self.thresholds[best]] = -1
-        return topics, np.clip(score, 0.0, 1.0)
+        topics[nearest > self.thresholds[best]] = -1
+        return topics, 1.0 / (1.0 + nearest)
 
 
 def fit_topics_sampled(
@@ -106,6 +125,10 @@ def fit_topics_sampled(
     params = params if params is not None else TopicParameters.from_study(study)
     params.unit = normalize_unit(params.unit)
     started = time.perf_counter()
+    if backend is not None:
+        from ...execution.segments import ensure_segments_on
+
+        ensure_segments_on(study.store, params.unit, backend, progress=progress)
     segments = participant_segments(study, params.unit)
     timings: dict[str, float] = {"segments_s": time.perf_counter() - started}
     if len(segments) <= sample_size:
@@ -130,7 +153,10 @@ def fit_topics_sampled(
     embedder = get_embedder(params.embedding, seed=params.seed)
     embedder.prepare([segment["text"] for segment in sample])  # deterministic: the fit's embedder again
     sample_vectors = embedder.embed([segment["text"] for segment in sample])
-    assigner = CentroidAssigner(sample_vectors, sample_topics)
+    from .model import _reducer
+
+    reducer = _reducer(params, len(sample), sample_vectors.shape[1]) if params.reducer == "pca" else None
+    assigner = CentroidAssigner(sample_vectors, sample_topics, reducer)
     check, _ = assigner.assign(sample_vectors)
     agreement = float(np.mean(check == sample_topics))
     del sample_vectors
@@ -175,7 +201,7 @@ def fit_topics_sampled(
         "size": len(sample),
         "of": len(segments),
         "seed": params.seed,
-        "method": "fit on a seeded sample; other segments to the nearest topic centroid (cosine, embedding space)",
+        "method": "fit on a seeded sample; other segments to the nearest topic centroid in the reduced space",
         "agreement_on_sample": round(agreement, 4),
         "execution": executor.describe(),
     }
