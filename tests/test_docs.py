@@ -37,3 +37,19 @@ def test_every_config_key_is_documented():
     for section, field in StudyConfig.model_fields.items():
         for key in field.annotation.model_fields:
             assert f"`{section}.{key}`" in README, f"{section}.{key} is missing from the README's qualkit.toml reference"
+
+
+def test_cli_defaults_mirror_the_library():
+    from qualkit.analysis.agreement import DEFAULT_UNCODED_SAMPLE
+    from qualkit.cli import agree
+
+    assert agree.DEFAULT_UNCODED_SAMPLE == DEFAULT_UNCODED_SAMPLE
+
+
+def test_loading_the_cli_imports_nothing_heavy():
+    import subprocess
+    import sys
+
+    code = "import sys, qualkit.cli; print(','.join(m for m in ('pandas', 'spacy', 'bertopic', 'torch', 'sklearn') if m in sys.modules))"
+    heavy = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert heavy == "", f"importing the CLI loads {heavy}: a no-op `qualkit run` must stay fast"

@@ -255,10 +255,38 @@ def test_two_runs_on_the_same_inputs_give_identical_reports(tiny: Path, tmp_path
 
 
 @pytest.mark.slow
-def test_sample_study_pipeline(tmp_path: Path):
+def test_sample_study_cold_noop_add_transcript_and_change_rule(tmp_path: Path):
     root = copy_sample_study(tmp_path / "sample")
-    first = _actions(root)
-    assert all(action == "run" for name, action in first.items() if name != "export")
-    assert _actions(root) == {name: "skip" for name in first}
+    every = {"import", "code", "topics", "analyse", "report", "export"}
+    cold = _actions(root)
+    assert {name for name, action in cold.items() if action == "run"} == every
+    assert _actions(root) == {name: "skip" for name in every}
     html = (root / "reports" / "index.html").read_text(encoding="utf-8")
-    assert "Emergent themes" in html and "Velocity" in html
+    assert "Emergent themes" in html and "Velocity" in html and "Changes since the previous run" not in html
+
+    # adding one interview re-imports and codes only that interview
+    (root / "transcripts" / "P11.txt").write_text(TRANSCRIPT.format(pid="P11", extra="We retrain nightly."), encoding="utf-8")
+    added = _actions(root)
+    assert {name for name, action in added.items() if action == "run"} == every
+    study = Study(root)
+    try:
+        import json
+
+        manifest = json.loads(study.store.latest_run("rules")["manifest"])
+        assert manifest["reused"]["transcripts"] == 10 and manifest["segments_coded"] == 3
+    finally:
+        study.close()
+
+    # changing a rule re-codes but does not re-import
+    (root / "codebook" / "study.yaml").write_text(
+        "name: sample-study\nversion: '2'\nextends: default\ncodes:\n  - id: frequent-retraining\n"
+        "    rules:\n      phrases: [cron job]\n",
+        encoding="utf-8",
+    )
+    config = root / "qualkit.toml"
+    config.write_text(config.read_text(encoding="utf-8").replace('path = "default"', 'path = "codebook/study.yaml"'), encoding="utf-8")
+    changed = _actions(root)
+    assert changed["import"] == "skip"
+    assert {name for name, action in changed.items() if action == "run"} == every - {"import"}
+    report = (root / "reports" / "report.md").read_text(encoding="utf-8")
+    assert "Changes since the previous run" in report and "which used a different codebook" in report

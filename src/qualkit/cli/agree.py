@@ -6,7 +6,10 @@ import math
 
 import click
 
-from ..analysis.agreement import DEFAULT_UNCODED_SAMPLE
+
+#: Mirrors ``qualkit.analysis.agreement.DEFAULT_UNCODED_SAMPLE`` (a test keeps them equal) so that
+#: loading the CLI does not import pandas.
+DEFAULT_UNCODED_SAMPLE = 0.25
 from ._common import echo_json, get_study, handle_errors, json_option
 
 

@@ -501,7 +501,7 @@ def _retire(
 # -- semantic checks ------------------------------------------------------------------------------
 
 
-def check_resolved(resolved: Resolved, problems: list[LintProblem]) -> list[Code]:
+def check_resolved(resolved: Resolved, problems: list[LintProblem], *, validate_patterns: bool = True) -> list[Code]:
     """Checks on the resolved codebook: labels, parents, cycles, relations, patterns, regexes."""
     codes = resolved.codes
     origins = resolved.origins
@@ -535,7 +535,7 @@ def check_resolved(resolved: Resolved, problems: list[LintProblem]) -> list[Code
         has_rules = bool(rules["phrases"] or rules["patterns"] or rules["regex"])
         if has_rules and not code["definition"].strip():
             report(code_id, "error", f"code {code_id!r} has rules but no definition", origin.code, "add `definition:` so coders know what the code means")
-        for index, pattern in enumerate(rules["patterns"]):
+        for index, pattern in enumerate(rules["patterns"] if validate_patterns else ()):
             for reason in pattern_errors(pattern):
                 report(code_id, "error", f"code {code_id!r}, rule {code_id}#pattern:{index}: invalid Matcher pattern: {reason}", origin.rule_origin("patterns", index), "see https://spacy.io/usage/rule-based-matching#adding-patterns-attributes")
         for index, expression in enumerate(rules["regex"]):
@@ -591,24 +591,29 @@ def pattern_errors(pattern: Any) -> list[str]:
 # -- public loading ---------------------------------------------------------------------------------
 
 
-def analyse(ref: str | Path, *, base_dir: Path | None = None) -> tuple[Resolved | None, list[Code], list[LintProblem]]:
-    """Resolve and check a codebook, collecting every problem (used by load and lint)."""
+def analyse(
+    ref: str | Path, *, base_dir: Path | None = None, validate_patterns: bool = True
+) -> tuple[Resolved | None, list[Code], list[LintProblem]]:
+    """Resolve and check a codebook, collecting every problem (used by load and lint).
+
+    ``validate_patterns=False`` skips spaCy's validation of Matcher patterns (and so the spaCy
+    import): for callers that only need the codebook's content, such as its hash."""
     path = resolve_ref(ref, base_dir)
     problems: list[LintProblem] = []
     resolved = resolve_file(path, problems)
     codes: list[Code] = []
     if resolved is not None:
-        codes = check_resolved(resolved, problems)
+        codes = check_resolved(resolved, problems, validate_patterns=validate_patterns)
     return resolved, codes, problems
 
 
-def load_codebook(ref: str | Path, *, base_dir: Path | None = None) -> Codebook:
+def load_codebook(ref: str | Path, *, base_dir: Path | None = None, validate_patterns: bool = True) -> Codebook:
     """Load a codebook by bundled name (``"default"``) or path, resolving ``extends`` and ``retire``.
 
     Every error (YAML syntax, schema, unknown parent, cycles, bad patterns or regexes, extends
     problems, encoding) is collected and raised as one :class:`CodebookError`.
     """
-    resolved, codes, problems = analyse(ref, base_dir=base_dir)
+    resolved, codes, problems = analyse(ref, base_dir=base_dir, validate_patterns=validate_patterns)
     errors = [problem for problem in problems if problem.severity == "error"]
     if errors or resolved is None:
         shown = resolved.source.shown if resolved is not None else (errors[0].file if errors else str(ref))

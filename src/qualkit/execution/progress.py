@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from typing import Any, Callable, Iterator, Protocol
+from typing import Any, Iterator, Protocol
 
 
 class Advance(Protocol):
@@ -106,9 +106,4 @@ def progress_bar(
         progress.stop()
 
 
-def wrap_callback(advance: Advance) -> Callable[..., None]:
-    """Adapt ``advance`` to callbacks that pass one argument per item (e.g. a file path)."""
-    return lambda *_args: advance(1)
-
-
-__all__ = ["Advance", "progress_bar", "wrap_callback"]
+__all__ = ["Advance", "progress_bar"]

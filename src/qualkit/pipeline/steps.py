@@ -114,7 +114,9 @@ class CodeStep:
     def inputs(self, study: Study, upstream: dict[str, dict[str, Any]]) -> dict[str, Any]:
         from ..codebook import load_codebook
 
-        book = load_codebook(study.config.codebook.path, base_dir=study.root)
+        # The hash needs the resolved content only: skip spaCy's pattern validation (and the spaCy
+        # import), which the rules pass does anyway when the step runs.
+        book = load_codebook(study.config.codebook.path, base_dir=study.root, validate_patterns=False)
         return {
             "codebook": book.hash,
             "coding": study.config.coding.model_dump(),

@@ -188,11 +188,12 @@ def fit_topics_sampled(
             for segment, topic in zip(chunk, topics):
                 assigned[int(segment["pk"])] = int(topic)
             advance(len(chunk), sum(len(segment["text"].split()) for segment in chunk))
-        _update_topic_sizes(conn, run_id, segments, {**fitted, **assigned})
+        topic_of = {**fitted, **assigned}
+        _update_topic_sizes(conn, run_id, segments, topic_of)
     timings["assign_s"] = time.perf_counter() - t0
     timings["total_s"] = time.perf_counter() - started
 
-    all_topics = np.array([{**fitted, **assigned}[int(segment["pk"])] for segment in segments])
+    all_topics = np.array([topic_of[int(segment["pk"])] for segment in segments])
     row = store.run(run_id)
     manifest = json.loads(row["manifest"] or "{}")
     manifest["segments"] = len(segments)
