@@ -259,7 +259,7 @@ def test_compare_runs(tiny):
 
 
 def test_a_real_codebook_object_works_as_the_tree(tiny, run1, tmp_path):
-    codebook = pytest.importorskip("qualkit.codebook")
+    from qualkit import codebook
     path = tmp_path / "tiny.yaml"
     path.write_text(
         """name: tiny

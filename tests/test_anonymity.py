@@ -425,10 +425,7 @@ def test_podcast_transcripts_have_speaker_name_findings(shared_data: Path) -> No
 
 
 def test_podcast_transcripts_through_the_importer(shared_data: Path) -> None:
-    transcripts_schema = pytest.importorskip("qualkit.transcripts_schema")
-    read_transcript = getattr(transcripts_schema, "read_transcript", None)
-    if read_transcript is None:
-        pytest.skip("the importers are not available yet")
+    from qualkit.transcripts_schema import read_transcript
     from qualkit.transcripts_schema.options import ImportOptions
 
     path = shared_data / "corpus" / "practicalai" / "practical-ai-10.md"

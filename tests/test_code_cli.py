@@ -121,7 +121,6 @@ def test_codebook_show_diff_export(coded_study, tmp_path):
 
 
 def test_codebook_export_qdc_and_import_round_trip(coded_study, tmp_path):
-    pytest.importorskip("qualkit.interop.qdc")
     qdc = tmp_path / "cb.qdc"
     assert run(coded_study, "codebook", "export", "--format", "qdc", "--out", str(qdc)).exit_code == 0
     back = tmp_path / "back.yaml"

@@ -63,7 +63,6 @@ def test_cli_export(tiny, tmp_path):
 
 
 def test_cli_export_qdpx(tiny, tmp_path):
-    pytest.importorskip("qualkit.interop.qdpx")
     out = tmp_path / "q"
     result = CliRunner().invoke(main, ["--study", str(tiny.study.root), "export", "--format", "qdpx", "--out", str(out)])
     assert result.exit_code == 0, result.output

@@ -11,7 +11,7 @@ from qualkit.store import Store
 from qualkit.transcripts_schema import ImportOptions, import_files, read_transcript, validate_files
 from qualkit.transcripts_schema.importing import expand_paths
 
-anonymity = pytest.importorskip("qualkit.transcripts_schema.anonymity")
+from qualkit.transcripts_schema import anonymity
 
 ZOOM = """WEBVTT
 
@@ -73,6 +73,9 @@ def test_the_anonymity_checker_is_built_once_per_import(study, tmp_path, monkeyp
             super().__init__(*args, **kwargs)
 
     monkeypatch.setattr(anonymity, "AnonymityChecker", Counting)
+    from qualkit.transcripts_schema import importing
+
+    monkeypatch.setattr(importing, "_CHECKERS", {})  # no checker cached by an earlier test in this process
     folder = tmp_path / "in"
     for number in (1, 2, 3):
         _write(folder, f"P{number}.txt", f"Interviewer: Hi.\nP{number}: Hello number {number}.\n")

@@ -15,7 +15,6 @@ from qualkit.cli import main
 from qualkit.study import Study
 from qualkit.transcripts_schema import SCHEMA_PATH
 
-pytest.importorskip("qualkit.transcripts_schema.anonymity")
 
 GOOD = "Interviewer: How do you deploy models?\nP1: We ship a container every Tuesday, more or less.\n"
 
