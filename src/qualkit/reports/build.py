@@ -427,6 +427,16 @@ def build_context(
     retired = [c for c in codings["code_id"].unique() if c in tree.codes and not tree.codes[c].definition and tree.codes[c].label == c]
     if retired and tree.hash:
         excluded.append("Codes applied but missing from the codebook (shown by id): " + ", ".join(sorted(retired)) + ".")
+    run_manifest = json.loads(run["manifest"] or "{}") if run is not None else {}
+    recorded_versions = {"qualkit": _text(run["qualkit_version"])} if run is not None else {}
+    recorded_versions.update({str(k): str(v) for k, v in (run_manifest.get("versions") or {}).items()})
+    inputs = [
+        (f"{row['id']} (version {row['version']})", row["content_hash"])
+        for row in sorted(
+            study.store.query("SELECT id, version, content_hash FROM transcripts WHERE is_current = 1"),
+            key=lambda row: participant_sort_key(row["id"]),
+        )
+    ]
     methods = Methods(
         qualkit_version=__version__,
         coder=coder or "",
@@ -441,6 +451,8 @@ def build_context(
         n_segments=n_segments,
         n_applications=int(len(codings)),
         excluded=excluded,
+        inputs=inputs,
+        versions=sorted(recorded_versions.items()),
         measures=[
             "A code's segments are the distinct segments coded with it; a theme (or parent code) counts every "
             "segment coded with it or any of its codes, once.",

@@ -322,6 +322,8 @@ class Methods:
     parameters: list[tuple[str, str]] = doc("Run parameters as (name, value).", default_factory=list)
     excluded: list[str] = doc("What was left out of the analysis, e.g. interviewer speech.", default_factory=list)
     measures: list[str] = doc("How the report's measures are defined.", default_factory=list)
+    inputs: list[tuple[str, str]] = doc("Transcripts analysed as (id and version, SHA-256 of its content).", default_factory=list)
+    versions: list[tuple[str, str]] = doc("Software versions recorded by the run, as (package, version).", default_factory=list)
 
 
 @dataclass
