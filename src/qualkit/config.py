@@ -8,11 +8,12 @@ line and column.
 from __future__ import annotations
 
 import difflib
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .errors import ConfigError, Problem, display_path
 
@@ -21,6 +22,30 @@ CONFIG_NAME = "qualkit.toml"
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+def _check_unit(value: str) -> str:
+    """A unit of analysis the segmenter registry knows (``turn``, ``sentence``, ``window:N`` or a registered one)."""
+    from .coding.segment import normalize_unit  # lazy: the registry may gain segmenters at import time
+    from .errors import QualkitError
+
+    try:
+        normalize_unit(value)
+    except QualkitError as error:
+        raise ValueError(f"{error.message} ({error.hint})" if error.hint else error.message) from None
+    return value
+
+
+def _check_format(value: str) -> str:
+    """``auto`` or the name of a registered transcript importer."""
+    if value == "auto":
+        return value
+    from .transcripts_schema.importers import importer_names  # lazy: plugins may register importers
+
+    names = importer_names()
+    if value not in names:
+        raise ValueError(f"unknown transcript format {value!r} (choose auto or one of: {', '.join(names)})")
+    return value
 
 
 class StudySection(_Section):
@@ -33,8 +58,10 @@ class TranscriptsSection(_Section):
     format: str = Field("auto", description="Importer name, or 'auto' to detect by extension and content.")
     participants: str | None = Field("participants.csv", description="CSV of participant attributes (optional).")
     interviewers: list[str] = Field(default_factory=list, description="Speaker labels that are interviewers.")
-    speaker_roles: dict[str, str] = Field(default_factory=dict, description="Speaker label -> interviewer|participant|other.")
+    speaker_roles: dict[str, Literal["interviewer", "participant", "other"]] = Field(default_factory=dict, description="Speaker label -> interviewer|participant|other.")
     max_file_mb: float = Field(20.0, gt=0, description="Files larger than this are refused.")
+
+    _format = field_validator("format")(_check_format)
 
 
 class AnonymitySection(_Section):
@@ -51,6 +78,8 @@ class CodingSection(_Section):
     unit: str = Field("turn", description="Unit of analysis: turn, sentence, or window:N (N sentences).")
     include_interviewer: bool = Field(False, description="Also code interviewer speech.")
 
+    _unit = field_validator("unit")(_check_unit)
+
 
 class TopicsSection(_Section):
     enabled: bool = Field(True, description="Run the topic-model pass.")
@@ -61,6 +90,8 @@ class TopicsSection(_Section):
     reducer: Literal["pca", "umap", "none"] = Field("pca", description="Dimensionality reduction before clustering.")
     clusterer: Literal["kmeans", "hdbscan", "hdbscan-lib"] = Field("kmeans", description="Clustering of the reduced embeddings.")
 
+    _unit = field_validator("unit")(_check_unit)
+
 
 class ReportSection(_Section):
     formats: list[Literal["html", "md"]] = Field(default_factory=lambda: ["html", "md"], description="Report formats.")
@@ -68,7 +99,9 @@ class ReportSection(_Section):
 
 
 class ExportSection(_Section):
-    formats: list[str] = Field(default_factory=list, description="Export formats: csv, xlsx, parquet, qdpx.")
+    formats: list[Literal["csv", "xlsx", "parquet", "qdpx"]] = Field(
+        default_factory=list, description="Export formats: csv, xlsx, parquet, qdpx."
+    )
     out: str = Field("reports/exports", description="Output folder for exports.")
 
 
@@ -109,22 +142,80 @@ def load_config(path: str | Path) -> StudyConfig:
             f"{shown} is not valid TOML: {error}",
             hint="fix the syntax at the line and column shown",
         ) from error
-    return parse_config(data, shown)
+    return parse_config(data, shown, text=raw.decode("utf-8"))
 
 
-def parse_config(data: dict[str, Any], file: str = CONFIG_NAME) -> StudyConfig:
+def parse_config(data: dict[str, Any], file: str = CONFIG_NAME, *, text: str | None = None) -> StudyConfig:
+    """Validate parsed TOML; every problem names its key (and line, when ``text`` is given) and a fix."""
     try:
         return StudyConfig.model_validate(data)
     except ValidationError as error:
         problems = []
         for item in error.errors():
             location = ".".join(str(part) for part in item["loc"])
+            line = _key_line(text, item["loc"]) if text is not None else None
+            where = f"line {line} (key {location})" if line else f"key {location}"
             if item["type"] == "extra_forbidden":
                 fix = _did_you_mean(item["loc"], data)
-                problems.append(Problem(f"unknown key '{location}'", file, f"key {location}", fix))
+                problems.append(Problem(f"unknown key '{location}'", file, where, fix))
             else:
-                problems.append(Problem(item["msg"], file, f"key {location}", "see the README's qualkit.toml reference"))
+                message = str(item["msg"]).removeprefix("Value error, ")
+                problems.append(Problem(message, file, where, _example_fix(item["loc"])))
         raise ConfigError(f"{file} has {len(problems)} problem(s)", problems=problems) from None
+
+
+def _key_line(text: str, loc: tuple[Any, ...]) -> int | None:
+    """The line of ``[section]`` / ``key =`` for a validation error's location, when it can be found."""
+    names = [str(part) for part in loc if not isinstance(part, int)]
+    if not names:
+        return None
+    section, key = names[0], names[1] if len(names) > 1 else None
+    in_section = False
+    header = re.compile(r"^\s*\[\s*([^\]]+?)\s*\]")
+    for number, line in enumerate(text.splitlines(), start=1):
+        match = header.match(line)
+        if match:
+            in_section = match.group(1).strip().strip('"') == section
+            if in_section and key is None:
+                return number
+            continue
+        if in_section and key is not None and re.match(rf"^\s*\"?{re.escape(key)}\"?\s*=", line):
+            return number
+    return None
+
+
+def _example_fix(loc: tuple[Any, ...]) -> str:
+    """A fix for a bad value: the field's meaning, and its default written in TOML as an example."""
+    model: type[BaseModel] = StudyConfig
+    name, field = "", None
+    for part in loc:
+        candidate = model.model_fields.get(str(part))
+        if candidate is None:
+            break
+        name, field = str(part), candidate
+        if not (isinstance(candidate.annotation, type) and issubclass(candidate.annotation, BaseModel)):
+            break
+        model = candidate.annotation
+    reference = "see the README's qualkit.toml reference"
+    if field is None:
+        return reference
+    meaning = (field.description or "").rstrip(".")
+    default = field.get_default(call_default_factory=True)
+    if default in (None, [], {}) or isinstance(default, BaseModel):
+        return f"{meaning}; {reference}" if meaning else reference
+    return f"{meaning}; for example {name} = {_toml_value(default)}" if meaning else f"for example {name} = {_toml_value(default)}"
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{key} = {_toml_value(item)}" for key, item in value.items()) + "}"
+    return str(value)
 
 
 def _did_you_mean(loc: tuple[Any, ...], data: dict[str, Any]) -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Callable
 
 from .config import CONFIG_NAME
+from .errors import ConfigError, Problem, display_path
 from .study import Study
 
 
@@ -20,6 +21,12 @@ def copy_sample_study(directory: str | Path) -> Path:
     """Copy the sample study to ``directory`` unless a study is already there."""
     target = Path(directory)
     if not (target / CONFIG_NAME).exists():
+        if target.is_dir() and any(target.iterdir()):
+            shown = display_path(target)
+            raise ConfigError(
+                f"{shown} is not empty and not a qualkit study: the demo would mix the sample study with its files",
+                problems=[Problem("folder is not empty", shown, "", "choose a new or empty folder, e.g. `qualkit demo demo-study`")],
+            )
         shutil.copytree(sample_study_path(), target, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__", ".qualkit"))
         for folder in ("codebook", "reports"):
             (target / folder).mkdir(exist_ok=True)

@@ -11,7 +11,7 @@ from functools import cached_property
 from pathlib import Path
 
 from .config import CONFIG_NAME, CONFIG_TEMPLATE, StudyConfig, load_config
-from .errors import ConfigError, display_path
+from .errors import ConfigError, Problem, display_path
 from .store import Store
 
 STORE_DIR = ".qualkit"
@@ -31,6 +31,15 @@ class Study:
         if path is None:
             path = os.environ.get("QUALKIT_STUDY") or None
         start = Path(path) if path is not None else Path.cwd()
+        for folder in (start, *start.resolve().parents) if path is None else (start,):
+            config = folder / CONFIG_NAME
+            if config.is_file():
+                break
+            if config.exists():
+                raise ConfigError(
+                    f"{display_path(config)} is a folder, not the study's configuration file",
+                    problems=[Problem("a folder, not a file", display_path(config), "", f"move the folder away and run `qualkit init {display_path(folder)}`")],
+                )
         if path is not None:
             if not (start / CONFIG_NAME).is_file():
                 raise ConfigError(

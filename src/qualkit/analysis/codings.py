@@ -205,6 +205,11 @@ def load_codings(study_or_store: Any, coder: str | None = None, *, unit: str | N
     for spec in specs:
         if spec.kind == "run":
             row = store.run(int(spec.value))
+            if row["kind"] != "rules":
+                raise NotFoundError(
+                    f"run {spec.value} is of kind {row['kind']!r}, not a rules run: it has no codings",
+                    hint="choose a run of kind 'rules' (`qualkit runs list` shows each run's kind), or a human coder",
+                )
             if row["status"] != "ok":
                 raise NotFoundError(
                     f"run {spec.value} did not finish successfully (status {row['status']!r})",

@@ -18,6 +18,7 @@ from ..codebook import (
     load_codebook,
 )
 from ..errors import ConfigError, display_path
+from ..outputs import write_output
 from ._common import echo_json, get_study, handle_errors, json_option
 
 
@@ -118,7 +119,7 @@ def export_command(ctx: click.Context, file: str | None, fmt: str, out: str | No
     """Export a codebook (default: the study's) as REFI-QDA QDC, resolved YAML, Markdown or CSV."""
     data = export_codebook(_study_codebook(ctx, file), fmt)
     if out:
-        Path(out).write_bytes(data)
+        write_output(out, data)
         click.echo(f"wrote {display_path(out)} ({fmt}, {len(data)} bytes)", err=True)
     else:
         click.echo(data.decode("utf-8"), nl=False)  # every format is UTF-8 text (QDC is XML)

@@ -38,7 +38,6 @@ def export_command(ctx: click.Context, formats: tuple[str, ...], out: str | None
             from ..interop.qdpx import export_qdpx
         except ImportError as error:
             raise MissingDependencyError("the REFI-QDA exporter (qualkit.interop.qdpx)", "a qualkit release with interop") from error
-        folder.mkdir(parents=True, exist_ok=True)
         written.append(export_qdpx(study, folder / "study.qdpx", coders=[coder] if coder else None))
     if as_json:
         echo_json({"ok": True, "written": [str(p) for p in written]})

@@ -302,9 +302,9 @@ class Codebook:
 
     def save_yaml(self, path: str | Path) -> Path:
         """Write the resolved codebook as a self-contained YAML file (no ``extends``)."""
-        path = Path(path)
-        path.write_text(self.to_yaml(), encoding="utf-8")
-        return path
+        from ..outputs import write_output
+
+        return write_output(path, self.to_yaml())
 
 
 __all__ = [

@@ -59,10 +59,12 @@ class SentenceSegmenter:
         self.unit = "sentence" if window == 1 else f"window:{window}"
 
     def segment(self, texts: Iterable[str]) -> Iterator[list[Span]]:
-        for doc in _sentencizer().pipe(texts, batch_size=self.batch_size):
+        # the input text is the doc's text: Doc.text would rebuild it (per access, token by token)
+        pairs = ((text, text) for text in texts)
+        for doc, text in _sentencizer().pipe(pairs, batch_size=self.batch_size, as_tuples=True):
             sentences = []
             for sent in doc.sents:
-                span = _trim(doc.text, sent.start_char, sent.end_char)
+                span = _trim(text, sent.start_char, sent.end_char)
                 if span is not None:
                     sentences.append(span)
             if not sentences:

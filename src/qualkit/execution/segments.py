@@ -49,9 +49,11 @@ def _batches(store: Any, missing: list[int], size: int) -> Iterator[list[tuple[i
 
 def ensure_segments_on(store: Any, unit: str, backend: Backend, *, progress: bool = False) -> int:
     """Create the missing segments of ``unit`` on ``backend``; returns how many were created."""
-    from ..coding.segment import normalize_unit
+    from ..coding.segment import ensure_segments, normalize_unit
 
     unit = normalize_unit(unit)
+    if unit == "turn":  # one segment per turn: nothing worth sending to workers
+        return ensure_segments(store, unit)
     missing = [
         int(row["pk"])
         for row in store.query(

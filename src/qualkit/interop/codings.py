@@ -161,8 +161,12 @@ def read_map_file(path: str | Path) -> dict[str, str]:
             data = yaml.safe_load(raw)
         except yaml.YAMLError as error:
             mark = getattr(error, "problem_mark", None)
-            where = f"line {mark.line + 1}" if mark is not None else ""
-            raise InputError(f"{shown} is not valid YAML", problems=[Problem(str(error), shown, where)]) from error
+            where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+            reason = " ".join(str(part) for part in (getattr(error, "context", None), getattr(error, "problem", None)) if part)
+            raise InputError(
+                f"{shown} is not valid YAML",
+                problems=[Problem(f"YAML syntax error: {reason or error}", shown, where, "fix the YAML there: one `old code: new-code-id` a line")],
+            ) from None
         items: list[tuple[str, Any, Any]] = []
         if isinstance(data, dict):
             items = [(f"key {k}", k, v) for k, v in data.items()]
@@ -386,7 +390,7 @@ def _read_csv(study: Any, path: Path, coder: str | None) -> tuple[list[PendingCo
         try:
             return int(value)
         except ValueError:
-            problems.append(Problem(f"{key} {value!r} is not a whole number", shown, where))
+            problems.append(Problem(f"{key} {value!r} is not a whole number", shown, where, f"write {key} as a whole number, e.g. 3"))
             raise
 
     for line, row in enumerate(reader, start=2):
@@ -430,11 +434,14 @@ def _read_csv(study: Any, path: Path, coder: str | None) -> tuple[list[PendingCo
         elif start is not None and end is not None:
             text, spans = layout_cache.setdefault(pk, render_source([(t["speaker"], t["text"]) for t in turns]))
             if not 0 <= start < end <= len(text):
-                problems.append(Problem(f"span [{start}, {end}) is outside the transcript's {len(text)} characters", shown, where))
+                problems.append(Problem(f"span [{start}, {end}) is outside the transcript's {len(text)} characters", shown, where,
+                                        f"start and end are code points into the whole transcript, 0 <= start < end <= {len(text)}; "
+                                        "or give the turn (1-based) instead"))
                 continue
             parts = split_span(start, end, spans)
             if not parts:
-                problems.append(Problem(f"span [{start}, {end}) covers only speaker labels", shown, where))
+                problems.append(Problem(f"span [{start}, {end}) covers only speaker labels", shown, where,
+                                        "move the span onto the spoken text, or give the turn (1-based) instead"))
                 continue
             pieces.extend((turns[i], a, b) for i, a, b in parts)
         else:

@@ -114,6 +114,11 @@ def qdc_to_codebook_dict(source: str | Path | bytes, *, name: str | None = None)
         except OSError as error:
             raise InteropError(f"cannot read {shown}: {error.strerror}", hint="check the path") from error
     if data[:2] == b"PK":
+        if not isinstance(source, (bytes, bytearray)):  # a ZIP under another name: read it as a project, by its own name
+            from .qdpx import read_qdpx
+
+            project = read_qdpx(Path(source))
+            return _codebook_dict(project.codes, name or project.name or stem, f"imported from {Path(source).name} ({project.origin})")
         import tempfile
 
         with tempfile.NamedTemporaryFile(suffix=".qdpx") as handle:

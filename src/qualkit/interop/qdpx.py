@@ -35,6 +35,7 @@ from xml.etree.ElementTree import Element
 
 from .. import __version__
 from ..errors import InteropError, Problem, display_path
+from ..outputs import ensure_parent_folder
 from ._refi import PROJECT_NS, RefiCode, child, child_text, children, code_guid, local, parse_codes, stable_guid
 from .safezip import Limits, SafeArchive, parse_xml
 
@@ -725,7 +726,7 @@ def export_qdpx(study: Any, out_path: str | Path, *, coders: Iterable[str] | Non
     if description:
         etree.SubElement(root, q("Description")).text = description
     xml = etree.tostring(root, xml_declaration=True, encoding="utf-8", pretty_print=True)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_parent_folder(out_path, option="--out or [export] out")
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for name, data in [("project.qde", xml), *files]:

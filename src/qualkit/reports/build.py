@@ -22,6 +22,7 @@ from ..analysis import codings as codings_mod
 from ..analysis import tables
 from ..analysis.codetree import CodeTree, as_tree
 from ..errors import QualkitError
+from ..outputs import ensure_output_folder
 from ..store import participant_sort_key
 from . import charts
 from .context import (
@@ -652,7 +653,7 @@ def build_report(
     folder = Path(out) if out is not None else study.path(study.config.report.out)
     context = build_context(study, coder=coder, agreement_with=agreement_with, compare_with=compare_with)
     rendered = {fmt: render(context, fmt, study=study) for fmt in formats}
-    folder.mkdir(parents=True, exist_ok=True)
+    ensure_output_folder(folder, option="--out or [report] out")
     written = []
     for fmt, text in rendered.items():
         path = folder / OUTPUT_NAMES[fmt]

@@ -11,6 +11,7 @@ import pandas as pd
 from ..analysis import codings as codings_mod
 from ..analysis import tables
 from ..errors import InputError, MissingDependencyError
+from ..outputs import ensure_output_folder
 from .build import _codebook_tree, _resolve_coder, _run_of
 
 EXPORT_FORMATS = ("csv", "xlsx", "parquet")
@@ -70,7 +71,7 @@ def export_tables(study: Any, formats: Iterable[str] = ("csv",), out: str | Path
             raise MissingDependencyError("pyarrow (for parquet exports)", "pip install 'qualkit[export]'") from error
     folder = Path(out) if out is not None else study.path(study.config.export.out)
     frames = export_frames(study, coder)
-    folder.mkdir(parents=True, exist_ok=True)
+    ensure_output_folder(folder, option="--out or [export] out")
     written: list[Path] = []
     for fmt in formats:
         if fmt == "csv":

@@ -22,6 +22,9 @@ from ..errors import NotFoundError, StoreError
 from ..transcripts_schema.model import InterviewMetadata, Participant, Transcript, Turn
 from .migrations import MIGRATIONS, SCHEMA_VERSION
 
+#: Seconds a write waits for another process's write transaction before giving up.
+BUSY_TIMEOUT_S = 30.0
+
 
 def utcnow() -> str:
     """Current UTC time as an ISO 8601 string with seconds precision."""
@@ -79,16 +82,40 @@ class Store:
                 f"no project store at {self.path}",
                 hint="run `qualkit init` to create a study, or `qualkit transcripts import` to start one",
             )
+        if self.path.is_dir():
+            raise StoreError(
+                f"the project store {self.path} is a folder, not a file",
+                hint=f"move the folder {self.path} away; qualkit creates the store file there",
+            )
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.conn = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+            self.conn = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_TIMEOUT_S)
         except sqlite3.Error as error:  # pragma: no cover - depends on the file system
             raise StoreError(f"cannot open the project store {self.path}: {error}") from error
         self.conn.row_factory = sqlite3.Row
-        self.conn.execute("PRAGMA foreign_keys = ON")
-        self.conn.execute("PRAGMA journal_mode = WAL")
-        self.conn.execute("PRAGMA synchronous = NORMAL")
-        self.migrate()
+        try:
+            self.conn.execute("PRAGMA foreign_keys = ON")
+            self.conn.execute("PRAGMA journal_mode = WAL")
+            self.conn.execute("PRAGMA synchronous = NORMAL")
+            self.migrate()
+        except sqlite3.DatabaseError as error:
+            self.conn.close()
+            raise self._database_error(error, "opening") from None
+
+    def _database_error(self, error: sqlite3.DatabaseError, doing: str) -> StoreError:
+        """A :class:`StoreError` for SQLite's "locked" and "not a database" failures."""
+        text = str(error)
+        if "locked" in text or "busy" in text:
+            return StoreError(
+                f"the project store {self.path} is locked: another process is writing to it ({doing} waited {BUSY_TIMEOUT_S:g} s)",
+                hint="wait for the other qualkit command (or sqlite3 session) to finish, then run this command again; "
+                "nothing was changed",
+            )
+        return StoreError(
+            f"the project store {self.path} cannot be read: {text}",
+            hint="the file is damaged or is not a qualkit store: restore it from a backup, or move it away "
+            "and rebuild the study with `qualkit run` (human codings must then be imported again)",
+        )
 
     # -- lifecycle -------------------------------------------------------------------
     def close(self) -> None:
@@ -127,7 +154,10 @@ class Store:
         if self.conn.in_transaction:  # nested: join the outer transaction
             yield self.conn
             return
-        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as error:
+            raise self._database_error(error, "the write") from None
         try:
             yield self.conn
         except BaseException:
@@ -265,6 +295,15 @@ class Store:
                 "SELECT pk FROM transcripts WHERE id = ? AND version = ?", (transcript_id, version)
             ).fetchone()
         if row is None:
+            versions = [
+                str(r["version"])
+                for r in self.conn.execute("SELECT version FROM transcripts WHERE id = ? ORDER BY version", (transcript_id,))
+            ]
+            if version is not None and versions:
+                raise NotFoundError(
+                    f"transcript {transcript_id!r} has no version {version}",
+                    hint=f"its versions are: {', '.join(versions)}",
+                )
             known = ", ".join(r.id for r in self.transcripts()) or "none yet"
             raise NotFoundError(f"no transcript {transcript_id!r} in this study", hint=f"known transcripts: {known}")
         return int(row["pk"])

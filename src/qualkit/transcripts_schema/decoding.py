@@ -24,6 +24,18 @@ BOMS: tuple[tuple[bytes, str], ...] = (
 #: At most this many invalid byte sequences are listed in one error.
 MAX_REPORTED = 10
 
+_TEXT_FORMATS = "plain text (.txt), WebVTT (.vtt), SubRip (.srt), Word (.docx), Markdown, CSV or qualkit JSON"
+
+_READ_FIX = "check the path: it must name a file (not a folder) that you can read"
+
+#: Binary files people give by mistake: (leading bytes, what it is, how to fix it).
+SIGNATURES: tuple[tuple[bytes, str, str], ...] = (
+    (b"%PDF", "a PDF document", f"qualkit does not read PDFs: export the transcript as {_TEXT_FORMATS}"),
+    (b"PK\x03\x04", "a ZIP archive", "if it is a Word document, give it the .docx extension (or pass --format docx)"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an old Office file (Word .doc)", "save it as .docx from Word or LibreOffice"),
+    (b"{\\rtf", "an RTF document", "save it as .docx or plain text from Word or LibreOffice"),
+)
+
 
 def check_size(path: Path, max_mb: float) -> int:
     """Return the file's size in bytes; refuse it (without reading it) when over ``max_mb``."""
@@ -31,7 +43,7 @@ def check_size(path: Path, max_mb: float) -> int:
     try:
         size = path.stat().st_size
     except OSError as error:
-        raise InputError(f"cannot read {shown}: {error.strerror}", problems=[Problem(error.strerror or "cannot read", shown)]) from error
+        raise InputError(f"cannot read {shown}: {error.strerror}", problems=[Problem(error.strerror or "cannot read", shown, "", _READ_FIX)]) from error
     limit = int(max_mb * 1024 * 1024)
     if size > limit:
         raise InputError(
@@ -57,7 +69,7 @@ def read_limited(path: Path, max_mb: float) -> bytes:
         with path.open("rb") as handle:
             data = handle.read(limit + 1)  # the file may have grown since stat()
     except OSError as error:
-        raise InputError(f"cannot read {shown}: {error.strerror}", problems=[Problem(error.strerror or "cannot read", shown)]) from error
+        raise InputError(f"cannot read {shown}: {error.strerror}", problems=[Problem(error.strerror or "cannot read", shown, "", _READ_FIX)]) from error
     if len(data) > limit:
         raise InputError(
             f"{shown} is over the limit of {max_mb:g} MB",
@@ -82,8 +94,33 @@ def decode_bytes(data: bytes, file: str = "") -> str:
     try:
         text = body.decode(encoding)
     except UnicodeDecodeError:
-        raise _decode_error(data, skip, encoding, file) from None
+        raise (_binary_error(data, file) if not skip else None) or _decode_error(data, skip, encoding, file) from None
     return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _binary_error(data: bytes, file: str) -> InputError | None:
+    """An error saying what a binary file is (PDF, ZIP, .doc, NUL bytes), or None for mis-encoded text."""
+    shown = file or "input"
+    for signature, what, fix in SIGNATURES:
+        if data.startswith(signature):
+            return InputError(
+                f"{shown} is {what}, not a text file",
+                problems=[Problem(f"{what} (it starts with {data[:len(signature)]!r})", file, "byte 0", fix)],
+            )
+    nul = data.find(b"\x00", 0, 8192)
+    if nul >= 0:
+        return InputError(
+            f"{shown} is a binary file, not a text file",
+            problems=[
+                Problem(
+                    "binary content (a NUL byte)",
+                    file,
+                    f"byte {nul}",
+                    f"give a transcript as {_TEXT_FORMATS}; UTF-16 text needs a byte-order mark (or save it as UTF-8)",
+                )
+            ],
+        )
+    return None
 
 
 def _decode_error(data: bytes, skip: int, encoding: str, file: str) -> InputError:

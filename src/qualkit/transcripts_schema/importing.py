@@ -78,7 +78,7 @@ def read_file(
         )
     data = read_limited(path, options.max_mb)
     source = Source(path=path, data=data, shown=shown)
-    if not data.strip() or (not data.startswith(b"PK") and not source.text.strip()):
+    if not data.strip() or (not data.startswith(b"PK") and _blank_text(source)):
         raise source.error("file is empty", "whole file", "export the transcript again, or remove the file")
     name = format or options.format or detect_format(path, data[:4096])
     importer = get_importer(name)
@@ -90,6 +90,14 @@ def read_file(
     else:
         transcript, speakers = build_transcript(parsed, source, options, participants)
     return ReadResult(transcript, parsed.format, speakers, parsed.units, parsed.notes, hashlib.sha256(data).hexdigest())
+
+
+def _blank_text(source: Source) -> bool:
+    """True when the file decodes to whitespace only; undecodable bytes are left to the importer to report."""
+    try:
+        return not source.text.strip()
+    except InputError:
+        return False
 
 
 def build_transcript(
@@ -238,7 +246,17 @@ def expand_paths(paths: Iterable[str | Path], *, base: Path | None = None, exclu
         if base is not None and not path.is_absolute():
             path = base / path
         if path.is_dir():
-            found.extend(sorted((child for child in path.iterdir() if wanted(child)), key=_natural_key))
+            files = sorted((child for child in path.iterdir() if wanted(child)), key=_natural_key)
+            if not files:
+                problems.append(
+                    Problem(
+                        "the folder holds no transcript files",
+                        display_path(path),
+                        "",
+                        f"put transcripts in it (extensions: {', '.join(sorted(ext for ext in extensions if ext))})",
+                    )
+                )
+            found.extend(files)
         elif path.exists():
             found.append(path)
         elif _GLOB_CHARS.search(text):
@@ -383,7 +401,7 @@ def study_participants(study: "Study | None", path: str | Path | None = None) ->
     if study is None or not study.config.transcripts.participants:
         return None
     csv_path = study.path(study.config.transcripts.participants)
-    if not csv_path.is_file():
+    if not csv_path.exists():  # optional; but a folder in its place is reported by load_participants
         return None
     return load_participants(csv_path, max_mb=study.config.transcripts.max_file_mb)
 

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from ..errors import InputError, Problem, QualkitError, display_path
+from ..outputs import ensure_output_folder, ensure_parent_folder
 from .anonymity import (
     ROLE_WORDS,
     AnonymityChecker,
@@ -463,7 +464,8 @@ def pseudonymize_files(
     if problems:
         raise InputError("two files would be written to the same output; nothing was written", problems=problems)
 
-    out_dir.mkdir(parents=True, exist_ok=True)
+    ensure_parent_folder(mapping_path, option="--mapping")  # first: written files need their mapping saved
+    ensure_output_folder(out_dir)
     files: list[PseudonymizedFile] = []
     for path, transcript, stats in results:
         output = out_dir / f"{transcript.id}.json"

@@ -45,13 +45,15 @@ MIN_LIFT = 1.5
 KNOWN_VOCABULARY = 0.15
 FAMILIAR_VOCABULARY = 0.35
 TOP_CODES = 5
+MIN_CODE_SHARE = 0.1
+MAX_COVERING = 3
 
 
-def label_coverage(best_share: float, vocabulary: float) -> str:
-    """covered / partly covered / not covered from the best share and the vocabulary share."""
-    if best_share >= COVERED_SHARE and vocabulary >= KNOWN_VOCABULARY:
+def label_coverage(covered_share: float, vocabulary: float) -> str:
+    """covered / partly covered / not covered from the covering codes' share and the vocabulary share."""
+    if vocabulary >= KNOWN_VOCABULARY and covered_share >= COVERED_SHARE:
         return "covered"
-    if (best_share >= PARTLY_SHARE and vocabulary >= KNOWN_VOCABULARY) or best_share >= COVERED_SHARE or vocabulary >= FAMILIAR_VOCABULARY:
+    if (vocabulary >= KNOWN_VOCABULARY and covered_share >= PARTLY_SHARE) or vocabulary >= FAMILIAR_VOCABULARY:
         return "partly covered"
     return "not covered"
 
@@ -160,44 +162,46 @@ def align_topics(study: Study, topics: list[dict[str, Any]], segments: list[dict
             codes_here |= with_ancestors(code_id)
         expanded.append(codes_here)
     total = max(len(segments), 1)
-    base: dict[str, float] = {}
+    totals: dict[str, int] = {}
     for codes_here in expanded:
         for code_id in codes_here:
-            base[code_id] = base.get(code_id, 0) + 1 / total
+            totals[code_id] = totals.get(code_id, 0) + 1
+    base = {code_id: count / total for code_id, count in totals.items()}
 
     similarity = _similarity(topics, codes)
     phrases, words = rule_vocabulary(codes)
     result: dict[int, dict[str, Any]] = {}
     for topic_index, topic in enumerate(topics):
         members = np.flatnonzero(assignments == topic["topic"])
-        counts: dict[str, int] = {}
+        size = max(len(members), 1)
+        holders: dict[str, set[int]] = {}
         for index in members:
             for code_id in expanded[index]:
-                counts[code_id] = counts.get(code_id, 0) + 1
-        size = max(len(members), 1)
+                holders.setdefault(code_id, set()).add(int(index))
         rows = []
         for code_index, code in enumerate(codes):
             code_id = code["id"]
             if code_id in roots:
                 continue
-            share = counts.get(code_id, 0) / size
+            share = len(holders.get(code_id, ())) / size
             lift = share / base[code_id] if base.get(code_id) else 0.0
             sim = float(similarity[topic_index, code_index]) if similarity is not None else 0.0
             if share > 0 or sim > 0.05:
                 rows.append(
                     {"code": code_id, "label": labels[code_id], "share": round(share, 4), "lift": round(lift, 3), "similarity": round(sim, 4)}
                 )
-        rows.sort(key=lambda row: (-(row["share"] if row["lift"] >= MIN_LIFT else 0), -row["share"], -row["similarity"], row["code"]))
-        evidence = [row for row in rows if row["lift"] >= MIN_LIFT]
-        best_share = max((row["share"] for row in evidence), default=0.0)
+        covering, covered_share = covering_codes(rows, holders, size, parents, totals)
+        rank = {code_id: position for position, code_id in enumerate(covering)}
+        rows.sort(key=lambda row: (rank.get(row["code"], len(rank)), -(row["share"] if row["lift"] >= MIN_LIFT else 0), -row["share"], -row["similarity"], row["code"]))
+        best_share = max((row["share"] for row in rows if row["lift"] >= MIN_LIFT), default=0.0)
         best_similarity = max((row["similarity"] for row in rows), default=0.0)
         vocabulary, known_terms = vocabulary_share(topic["terms"], phrases, words)
-        coverage = None if topic["topic"] == -1 else label_coverage(best_share, vocabulary)
-        covering = [row["code"] for row in evidence if row["share"] >= PARTLY_SHARE][:3] if coverage != "not covered" else []
+        coverage = None if topic["topic"] == -1 else label_coverage(covered_share, vocabulary)
         result[topic["topic"]] = {
             "coverage": coverage,
-            "covered_by": covering,
-            "codes": rows[:TOP_CODES],
+            "covered_by": covering if coverage != "not covered" else [],
+            "codes": rows[: max(TOP_CODES, len(covering))],
+            "covered_share": round(covered_share, 4),
             "best_share": round(best_share, 4),
             "best_similarity": round(best_similarity, 4),
             "vocabulary": round(vocabulary, 4),
@@ -205,6 +209,49 @@ def align_topics(study: Study, topics: list[dict[str, Any]], segments: list[dict
             "rules_run": int(run["id"]) if run is not None else None,
         }
     return result
+
+
+def covering_codes(rows: list[dict[str, Any]], holders: dict[str, set[int]], size: int, parents: dict[str, Any], totals: dict[str, int]) -> tuple[list[str], float]:
+    """The codes that together cover a topic, and the share of its segments they code.
+
+    Candidates are the topic's characteristic codes (lift >= ``MIN_LIFT``). Greedily, up to
+    ``MAX_COVERING`` times, the candidate with the best F-score joins: the harmonic mean of
+    its *gain* (the share of the topic's segments it codes that no chosen code codes yet) and
+    its *concentration* (the share of all its coded segments that lie in this topic). A
+    candidate must gain at least ``MIN_CODE_SHARE``. Descendants of a chosen code are then left
+    out (the roll-up already counts their segments); an ancestor may still join when it adds
+    segments beyond its chosen children, so a topic spread over several children of one parent
+    is covered by the parent.
+    """
+
+    def ancestors(code_id: str) -> set[str]:
+        found, current = set(), parents.get(code_id)
+        while current and current not in found:
+            found.add(current)
+            current = parents.get(current)
+        return found
+
+    candidates = [row["code"] for row in rows if row["lift"] >= MIN_LIFT and row["share"] >= MIN_CODE_SHARE]
+    chosen: list[str] = []
+    covered: set[int] = set()
+    while candidates and len(chosen) < MAX_COVERING:
+        best: tuple[float, str] | None = None
+        for code_id in candidates:
+            mine = holders.get(code_id, set())
+            gain = len(mine - covered) / size
+            if gain < MIN_CODE_SHARE:
+                continue
+            concentration = len(mine) / max(totals.get(code_id, 0), len(mine), 1)
+            score = 2 * gain * concentration / (gain + concentration)
+            if best is None or (score, code_id) > best:
+                best = (score, code_id)
+        if best is None:
+            break
+        code_id = best[1]
+        chosen.append(code_id)
+        covered |= holders.get(code_id, set())
+        candidates = [other for other in candidates if other != code_id and code_id not in ancestors(other)]
+    return chosen, len(covered) / size
 
 
 def _lemmatized(text: str) -> str:

@@ -53,6 +53,7 @@ class TopicParameters:
     n_clusters: int | None = None  # kmeans; default round(sqrt(n / 4)) clamped to [2, 50]
     top_n_words: int = 10
     mmr_diversity: float = 0.3
+    min_content_terms: int = 0  # segments with fewer distinct topic-vocabulary words are outliers
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -277,10 +278,17 @@ def fit_segments(study: Study, segments: list[dict[str, Any]], params: TopicPara
     except ValueError:  # no term is frequent enough: fall back to every term
         vocabulary = None
     vectorizer = CountVectorizer(vocabulary=sorted(vocabulary) if vocabulary else None, **term_options)
+    rich = np.ones(len(texts), dtype=bool)
+    if params.min_content_terms > 0 and vocabulary:
+        unigrams = CountVectorizer(vocabulary=sorted(term for term in vocabulary if " " not in term), **{**term_options, "ngram_range": (1, 1)})
+        rich = (unigrams.fit_transform(texts) > 0).sum(axis=1).A1 >= params.min_content_terms
+        if rich.sum() < minimum:
+            rich[:] = True
+    fit_index = np.flatnonzero(rich)
     model = BERTopic(
         embedding_model=_Backend(),
-        umap_model=_reducer(params, len(texts), embeddings.shape[1]),
-        hdbscan_model=_clusterer(params, len(texts)),
+        umap_model=_reducer(params, len(fit_index), embeddings.shape[1]),
+        hdbscan_model=_clusterer(params, len(fit_index)),
         vectorizer_model=vectorizer,
         representation_model=MaximalMarginalRelevance(diversity=params.mmr_diversity, top_n_words=params.top_n_words),
         min_topic_size=params.min_topic_size,
@@ -290,12 +298,14 @@ def fit_segments(study: Study, segments: list[dict[str, Any]], params: TopicPara
     )
     t0 = time.perf_counter()
     try:
-        assignments, probabilities = model.fit_transform(texts, embeddings=embeddings)
+        fitted, fitted_probabilities = model.fit_transform([texts[i] for i in fit_index], embeddings=embeddings[fit_index])
     except ValueError as error:  # e.g. a vocabulary left empty by stop words and min_df
         return _skip(f"the topic model could not be fitted: {error}", len(texts), params)
     timings["fit_s"] = time.perf_counter() - t0
-    assignments = np.asarray(assignments, dtype=int)
-    probabilities = np.asarray(probabilities, dtype=float) if probabilities is not None else np.ones(len(texts))
+    assignments = np.full(len(texts), -1, dtype=int)
+    probabilities = np.zeros(len(texts), dtype=float)
+    assignments[fit_index] = np.asarray(fitted, dtype=int)
+    probabilities[fit_index] = np.asarray(fitted_probabilities, dtype=float) if fitted_probabilities is not None else 1.0
     if not np.any(assignments != -1):
         return _skip(
             f"no topic of at least {params.min_topic_size} segments was found (all {len(texts)} are outliers)",
