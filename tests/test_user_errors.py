@@ -318,3 +318,19 @@ def test_every_command_has_help_and_usage_errors_exit_2() -> None:
         wrong = runner.invoke(main, [*path, "--no-such-option"])
         assert wrong.exit_code == 2, (path, wrong.output)
         assert "No such option" in wrong.output
+
+
+def test_a_participants_file_named_in_the_config_must_exist(tmp_path):
+    from qualkit.study import init_study
+
+    study = init_study(tmp_path / "s")
+    (study.root / "transcripts" / "P1.txt").write_text("Interviewer: Hi?\nP1: We retrain weekly.\n", encoding="utf-8")
+    config = study.root / "qualkit.toml"
+    config.write_text(config.read_text(encoding="utf-8").replace('participants = "participants.csv"', 'participants = "people.csv"'), encoding="utf-8")
+    study.close()
+    result = CliRunner().invoke(main, ["--study", str(study.root), "transcripts", "import"])
+    assert result.exit_code == 1
+    assert "people.csv" in result.output and "transcripts.participants" in result.output
+    # the default name stays optional
+    config.write_text(config.read_text(encoding="utf-8").replace('participants = "people.csv"', 'participants = "participants.csv"'), encoding="utf-8")
+    assert CliRunner().invoke(main, ["--study", str(study.root), "transcripts", "import"]).exit_code == 0

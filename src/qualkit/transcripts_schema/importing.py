@@ -400,9 +400,16 @@ def study_participants(study: "Study | None", path: str | Path | None = None) ->
         return load_participants(path)
     if study is None or not study.config.transcripts.participants:
         return None
-    csv_path = study.path(study.config.transcripts.participants)
-    if not csv_path.exists():  # optional; but a folder in its place is reported by load_participants
-        return None
+    configured = study.config.transcripts.participants
+    csv_path = study.path(configured)
+    if not csv_path.exists():  # a folder in its place is reported by load_participants
+        default = type(study.config.transcripts).model_fields["participants"].default
+        if configured == default:
+            return None  # the default name is optional: a study may have no participants sheet
+        raise InputError(
+            f"the participants file {display_path(csv_path)} named in qualkit.toml does not exist",
+            problems=[Problem("file not found", "qualkit.toml", "key transcripts.participants", f"create it, or set participants = \"{default}\" (optional)")],
+        )
     return load_participants(csv_path, max_mb=study.config.transcripts.max_file_mb)
 
 
