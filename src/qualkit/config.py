@@ -89,6 +89,7 @@ class TopicsSection(_Section):
     unit: str = Field("window:3", description="Unit of analysis for topics: turn, sentence, window:N.")
     reducer: Literal["pca", "umap", "none"] = Field("pca", description="Dimensionality reduction before clustering.")
     clusterer: Literal["kmeans", "hdbscan", "hdbscan-lib"] = Field("kmeans", description="Clustering of the reduced embeddings.")
+    sample_size: int = Field(20000, ge=100, description="Above this many segments, fit on a seeded sample and assign the rest.")
 
     _unit = field_validator("unit")(_check_unit)
 
@@ -281,6 +282,8 @@ unit = "window:3"
 reducer = "pca"
 # "kmeans" (default, seeded) | "hdbscan" (scikit-learn) | "hdbscan-lib" (the hdbscan package)
 clusterer = "kmeans"
+# Above this many segments the model is fitted on a seeded sample and the rest are assigned to it.
+sample_size = 20000
 
 [report]
 formats = ["html", "md"]

@@ -57,6 +57,9 @@ class QualkitError(Exception):
             lines.append(f"  hint: {self.hint}")
         return "\n".join(lines)
 
+    def __reduce__(self):  # survive pickling, e.g. when raised on a Dask worker
+        return (_restore_error, (type(self), dict(self.__dict__)))
+
     def as_dict(self) -> dict[str, object]:
         return {
             "code": self.code,
@@ -127,6 +130,14 @@ class InteropError(QualkitError):
     """A REFI-QDA (QDPX/QDC) or other exchange file cannot be read or written."""
 
     code = "QK700"
+
+
+def _restore_error(cls: type, state: dict[str, object]) -> QualkitError:
+    """Rebuild a pickled :class:`QualkitError` without calling its (subclass-specific) __init__."""
+    error = cls.__new__(cls)
+    error.__dict__.update(state)
+    Exception.__init__(error, error.render())
+    return error
 
 
 def display_path(path: str | Path) -> str:

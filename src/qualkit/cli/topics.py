@@ -21,10 +21,11 @@ def topics() -> None:
 @click.option("--reducer", type=click.Choice(["pca", "umap", "none"]), help="Dimensionality reduction (default: pca).")
 @click.option("--clusterer", type=click.Choice(["kmeans", "hdbscan", "hdbscan-lib"]), help="Clustering (default: kmeans).")
 @click.option("--topics", "n_clusters", type=click.IntRange(min=2), help="k-means: number of clusters (default: about sqrt(segments / 4)).")
+@click.option("--sample-size", type=click.IntRange(min=100), help="Fit on a seeded sample above this many segments (default: qualkit.toml, 20000).")
 @json_option
 @click.pass_context
 @handle_errors
-def fit(ctx, embedding, min_topic_size, seed, unit, reducer, clusterer, n_clusters, as_json) -> None:  # type: ignore[no-untyped-def]
+def fit(ctx, embedding, min_topic_size, seed, unit, reducer, clusterer, n_clusters, sample_size, as_json) -> None:  # type: ignore[no-untyped-def]
     """Fit BERTopic over the participants' segments and record a topics run."""
     from ..coding.topics import TopicParameters, fit_topics
 
@@ -33,7 +34,7 @@ def fit(ctx, embedding, min_topic_size, seed, unit, reducer, clusterer, n_cluste
         study, embedding=embedding, min_topic_size=min_topic_size, seed=seed, unit=unit,
         reducer=reducer, clusterer=clusterer, n_clusters=n_clusters,
     )
-    summary = fit_topics(study, params)
+    summary = fit_topics(study, params, sample_size=sample_size or study.config.topics.sample_size)
     if as_json:
         echo_json({"ok": True, **summary.as_dict()})
         return

@@ -3,9 +3,10 @@ parameters; its ``run`` calls the same library function as the matching CLI comm
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from .. import __version__
 from ..errors import ConfigError, PipelineError, Problem
@@ -25,6 +26,21 @@ def _optional_file_hash(study: Study, relative: str | None) -> str | None:
         return None
     path = study.path(relative)
     return file_sha256(path) if path.is_file() else None
+
+
+@contextmanager
+def _backend(study: Study) -> Iterator[Any]:
+    """The study's ``[execution]`` backend for a step, or None for the in-process default; closed after."""
+    if study.config.execution.backend == "local":
+        yield None
+        return
+    from ..execution.backends import backend_for_study
+
+    backend = backend_for_study(study)
+    try:
+        yield backend
+    finally:
+        backend.close()
 
 
 def _relative(study: Study, path: Path) -> str:
@@ -78,7 +94,8 @@ class ImportStep:
             todo = [path for path in files if known.get(_relative(study, path)) != hashes[_relative(study, path)]]
         else:
             todo = files
-        result = import_files(study, [str(path) for path in todo]) if todo else None
+        with _backend(study) as backend:
+            result = import_files(study, [str(path) for path in todo], backend=backend) if todo else None
         kept = {_relative(study, path) for path in files}
         retired = []
         with study.store.transaction() as conn:
@@ -156,7 +173,8 @@ class TopicsStep:
     def run(self, study: Study, upstream: dict[str, dict[str, Any]], previous: dict[str, Any] | None) -> dict[str, Any]:
         from ..coding.topics import fit_topics
 
-        summary = fit_topics(study)
+        with _backend(study) as backend:
+            summary = fit_topics(study, sample_size=study.config.topics.sample_size, backend=backend)
         return {"run_id": summary.run_id, "status": summary.status, "reason": summary.reason, "topics": summary.n_topics}
 
 

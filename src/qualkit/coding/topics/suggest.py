@@ -15,7 +15,8 @@ from typing import Any
 
 import yaml
 
-from ...errors import QualkitError
+from ...errors import NotFoundError, QualkitError
+from ...outputs import write_output
 from ...study import Study
 from .model import load_topics
 
@@ -48,7 +49,9 @@ def _existing_keys(codebook: Any) -> set[tuple[str, ...]]:
 
 
 def _excerpt(text: str, words: int = 25) -> str:
-    parts = " ".join(text.split()).split(" ")
+    from .report import clean_quote
+
+    parts = clean_quote(text).split(" ")
     return " ".join(parts[:words]) + (" ..." if len(parts) > words else "")
 
 
@@ -176,7 +179,7 @@ def suggest_codes(study: Study, *, run_id: int | None = None, out: str | Path | 
     """Write draft codes for every uncovered or partly covered topic; return the path and drafts."""
     run_id, base, drafts = draft_codes(study, run_id=run_id, max_phrases=max_phrases)
     if not drafts:
-        raise QualkitError(
+        raise NotFoundError(
             f"topic run {run_id} has no uncovered or partly covered topic with new terms: nothing to suggest",
             hint="the codebook already covers the topics found; try `qualkit topics fit --min-topic-size` with a smaller size",
         )
@@ -187,6 +190,5 @@ def suggest_codes(study: Study, *, run_id: int | None = None, out: str | Path | 
         extends = ref
     else:
         extends = Path(os.path.relpath(study.path(ref), out_path.parent)).as_posix()
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    out_path.write_text(render_suggestions(run_id, base, drafts, extends), encoding="utf-8")
+    write_output(out_path, render_suggestions(run_id, base, drafts, extends))
     return out_path, drafts
