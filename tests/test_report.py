@@ -225,3 +225,15 @@ def test_cli_report_build(tiny, tmp_path):
     assert bad.exit_code == 1 and "no run 99" in bad.output
     listed = runner.invoke(main, ["report", "context"])
     assert listed.exit_code == 0 and "emergent_themes" in listed.output
+
+
+def test_participant_heatmap_is_capped_for_large_corpora():
+    import pandas as pd
+
+    from qualkit.reports import charts
+
+    people = [f"P{i}" for i in range(1, 61)]
+    counts = pd.DataFrame({"a": range(60), "b": [1] * 60}, index=people)
+    chart = charts.matrix_chart(counts, {"a": "Code A", "b": "Code B"})
+    assert f"Shown for the {charts.MAX_MATRIX_PARTICIPANTS} participants with the most coded segments of 60" in chart.caption
+    assert ">P60<" in chart.svg and ">P1<" not in chart.svg  # P60 has the most segments, P1 the fewest

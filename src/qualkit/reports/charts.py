@@ -163,6 +163,10 @@ def cooccurrence_chart(counts: pd.DataFrame, jaccard: pd.DataFrame, labels: dict
     return Chart("cooccurrence", title, caption, svg, filename)
 
 
+#: The participant x code heatmap shows at most this many participants (columns).
+MAX_MATRIX_PARTICIPANTS = 40
+
+
 def matrix_chart(counts: pd.DataFrame, labels: dict[str, str]) -> Chart:
     """Code x participant heatmap of segment counts (codes that were applied, one row each)."""
     title = "Participants and codes"
@@ -171,6 +175,15 @@ def matrix_chart(counts: pd.DataFrame, labels: dict[str, str]) -> Chart:
     used = counts.loc[:, counts.sum(axis=0) > 0] if not counts.empty else counts
     if used.empty or used.shape[1] == 0:
         return empty_chart("matrix", title, caption, filename, "no codes were applied")
+    if len(used.index) > MAX_MATRIX_PARTICIPANTS:
+        # A corpus of hundreds of transcripts cannot be read (or drawn cheaply) one column each:
+        # show the participants with the most coded segments and say so.
+        busiest = used.sum(axis=1).sort_values(ascending=False, kind="mergesort").index[:MAX_MATRIX_PARTICIPANTS]
+        used = used.loc[[pid for pid in used.index if pid in set(busiest)]]
+        caption += (
+            f" Shown for the {MAX_MATRIX_PARTICIPANTS} participants with the most coded segments of {len(counts.index)};"
+            " the exported participant x code matrix has all of them."
+        )
     values = used.T.copy()
     values.index = [labels.get(c, c) for c in used.columns]
     svg = heatmap("matrix", values, xlabel="Participant", ylabel="", colourbar="segments")
