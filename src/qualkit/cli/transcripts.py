@@ -194,10 +194,16 @@ def _print_report(report: FileReport, show_findings: int) -> None:
 @read_options
 @click.option("--allow-findings", is_flag=True, help="Import despite anonymity findings (needs --reason; recorded).")
 @click.option("--reason", metavar="TEXT", help="Why the anonymity findings are acceptable (recorded with each transcript).")
+@click.option("--backend", type=click.Choice(["local", "dask"]), help="Where files are read and checked (default: [execution] in qualkit.toml).")
+@click.option("--workers", type=click.IntRange(min=1), help="Dask: start a local cluster with N workers.")
+@click.option("--scheduler", metavar="ADDRESS", help="Dask: connect to an existing scheduler.")
 @json_option
 @click.pass_context
 @handle_errors
-def import_command(ctx: click.Context, paths: tuple[str, ...], allow_findings: bool, reason: str | None, as_json: bool, **params: Any) -> None:
+def import_command(
+    ctx: click.Context, paths: tuple[str, ...], allow_findings: bool, reason: str | None, backend: str | None,
+    workers: int | None, scheduler: str | None, as_json: bool, **params: Any,
+) -> None:
     """Validate transcript files and store them all, or nothing if any file fails.
 
     PATH may be files, folders or globs; with none, the study's [transcripts] sources.
@@ -209,11 +215,20 @@ def import_command(ctx: click.Context, paths: tuple[str, ...], allow_findings: b
         raise click.UsageError("--reason goes with --allow-findings")
     study = get_study(ctx)
     options = _options(study, params, paths)
-    with _progress(_count_inputs(paths), "Importing", not as_json) as progress:
-        result = import_files(
-            study, paths, options=options, allow_findings=allow_findings, reason=reason,
-            participants_csv=params["participants_csv"], deny_list=params["deny_list"], ner=params["ner"], progress=progress,
-        )
+    from ..execution.backends import backend_for_study
+
+    if (workers or scheduler) and backend is None:
+        backend = "dask"
+    executor = backend_for_study(study, backend, workers, scheduler)
+    try:
+        with _progress(_count_inputs(paths), "Importing", not as_json) as progress:
+            result = import_files(
+                study, paths, options=options, allow_findings=allow_findings, reason=reason,
+                participants_csv=params["participants_csv"], deny_list=params["deny_list"], ner=params["ner"], progress=progress,
+                backend=None if executor.name == "local" else executor,
+            )
+    finally:
+        executor.close()
     if as_json:
         echo_json(result.as_dict())
         return
