@@ -444,3 +444,26 @@ def test_ner_model_loaded_from_a_folder_on_disk(tmp_path: Path) -> None:
     assert [(f.kind, f.text) for f in report.findings] == [("ner-person", "Devansh"), ("ner-org", "Brightmoor Health")]
     assert load_ner_pipeline("en_core_web_sm") is None
     assert load_ner_pipeline(str(tmp_path / "no-such-model")) is None
+
+
+def test_allow_list_silences_ner_for_non_identifying_names() -> None:
+    # e.g. a tool a NER model tags as ORG; the deny-list still wins over the allow-list
+    checker = AnonymityChecker(["Devansh"], ner_pipeline=entity_ruler_pipeline(), allow_terms=["brightmoor  HEALTH", "Devansh"])
+    text = "Marguerite Okonkwo from Brightmoor Health met Devansh."
+    kinds = [(f.kind, f.text) for f in checker.check(make("Hello.", text)).findings]
+    assert ("ner-org", "Brightmoor Health") not in kinds
+    assert ("ner-person", "Marguerite Okonkwo") in kinds and ("deny-list", "Devansh") in kinds
+
+
+def test_study_allow_list_reaches_the_import_checker(tmp_path) -> None:
+    from qualkit.study import init_study
+    from qualkit.transcripts_schema.importing import _anonymity_settings
+
+    study = init_study(tmp_path / "s")
+    (study.root / "allow.txt").write_text("# tools\nAirflow\nWeights & Biases\n", encoding="utf-8")
+    config = study.root / "qualkit.toml"
+    config.write_text(config.read_text(encoding="utf-8").replace('# allow_list = "allow-list.txt"', 'allow_list = "allow.txt"'), encoding="utf-8")
+    study.close()
+    reopened = type(study)(study.root)
+    assert _anonymity_settings(reopened, None, None)[3] == ["Airflow", "Weights & Biases"]
+    reopened.close()

@@ -66,6 +66,7 @@ class TranscriptsSection(_Section):
 
 class AnonymitySection(_Section):
     deny_list: str | None = Field(None, description="File of names and terms that must not appear (one a line).")
+    allow_list: str | None = Field(None, description="File of names NER may flag that are not identifying here (tools, products), one a line.")
     ner: bool = Field(True, description="Use a spaCy NER model for person and organisation names when one is installed.")
     ner_model: str = Field("en_core_web_sm", description="Name of the installed spaCy model for NER.")
 
@@ -257,6 +258,8 @@ max_file_mb = 20.0
 [anonymity]
 # Names and terms that must never appear in a transcript, one a line (case-insensitive, whole words).
 # deny_list = "deny-list.txt"
+# Names a NER model may flag that are not identifying in this study (tools, products), one a line.
+# allow_list = "allow-list.txt"
 # Use a spaCy NER model for person and organisation names when one is installed.
 ner = true
 ner_model = "en_core_web_sm"

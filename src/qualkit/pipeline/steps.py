@@ -76,6 +76,7 @@ class ImportStep:
             "files": {_relative(study, path): file_sha256(path) for path in self._files(study)},
             "participants": _optional_file_hash(study, config.transcripts.participants),
             "deny_list": _optional_file_hash(study, config.anonymity.deny_list),
+            "allow_list": _optional_file_hash(study, config.anonymity.allow_list),
             "transcripts_config": config.transcripts.model_dump(),
             "anonymity_config": config.anonymity.model_dump(),
             "qualkit": __version__,

@@ -614,12 +614,15 @@ class AnonymityChecker:
         ner_model: str = "en_core_web_sm",
         ner_pipeline: Any | None = None,
         ner_batch_size: int = 64,
+        allow_terms: Iterable[str] = (),
     ) -> None:
         self.deny_terms: list[DenyTerm] = parse_deny_terms_any(deny_terms)
         self.deny_matcher = compile_deny_matcher(self.deny_terms)
         self._deny_by_key = {term.key: term for term in self.deny_terms}
         self.ner_enabled = ner
         self.ner_batch_size = ner_batch_size
+        # Names NER may tag that are not identifying in this study (tools, products, public bodies).
+        self.allow_terms = {normalize_term(term.split("=", 1)[0]) for term in allow_terms if term.strip()}
         self._nlp: Any | None = None
         self.ner_model: str | None = None
         if ner:
@@ -691,6 +694,8 @@ class AnonymityChecker:
                         continue
                     start, end = ent.start_char, ent.end_char
                     if any(s < end and start < e for s, e in covered) or looks_like_pseudonym(ent.text):
+                        continue
+                    if normalize_term(ent.text) in self.allow_terms:
                         continue
                     reports[t_index].findings.append(Finding(kind, turn_index, start, end, ent.text, f"spaCy {ent.label_}"))
         for report in reports:

@@ -364,20 +364,27 @@ class FileReport:
 class _CheckerCache:
     """Builds the anonymity checker once, on first need, and reuses it for every file."""
 
-    def __init__(self, deny_terms: list[str], ner: bool, ner_model: str) -> None:
+    def __init__(self, deny_terms: list[str], ner: bool, ner_model: str, allow_terms: list[str] | None = None) -> None:
         self.deny_terms, self.ner, self.ner_model = deny_terms, ner, ner_model
+        self.allow_terms = allow_terms or []
         self._checker: Any = None
 
     def check(self, transcript: Transcript) -> Any:
         if self._checker is None:
             from .anonymity import AnonymityChecker
 
-            self._checker = AnonymityChecker(self.deny_terms, ner=self.ner, ner_model=self.ner_model)
+            self._checker = AnonymityChecker(self.deny_terms, ner=self.ner, ner_model=self.ner_model, allow_terms=self.allow_terms)
         return self._checker.check(transcript)
 
 
-def _anonymity_settings(study: "Study | None", deny_list: str | Path | None, ner: bool | None) -> tuple[list[str], bool, str]:
+def _anonymity_settings(
+    study: "Study | None", deny_list: str | Path | None, ner: bool | None
+) -> tuple[list[str], bool, str, list[str]]:
+    """(deny terms, use NER, NER model, allow terms) from the options and the study's [anonymity]."""
+    from .anonymity import load_deny_list
+
     terms: list[str] = []
+    allowed: list[str] = []
     use_ner, model = True, "en_core_web_sm"
     path: Path | None = Path(deny_list) if deny_list else None
     if study is not None:
@@ -385,13 +392,13 @@ def _anonymity_settings(study: "Study | None", deny_list: str | Path | None, ner
         use_ner, model = section.ner, section.ner_model
         if path is None and section.deny_list:
             path = study.path(section.deny_list)
+        if section.allow_list:
+            allowed = list(load_deny_list(study.path(section.allow_list)))  # same file format: one term a line
     if path is not None:
-        from .anonymity import load_deny_list
-
         terms = list(load_deny_list(path))
     if ner is not None:
         use_ner = ner
-    return terms, use_ner, model
+    return terms, use_ner, model, allowed
 
 
 def study_participants(study: "Study | None", path: str | Path | None = None) -> dict[str, ParticipantRecord] | None:
@@ -422,7 +429,7 @@ class ReadContext:
     anonymity: tuple[tuple[str, ...], bool, str] | None = None  # (deny terms, ner, ner model)
 
 
-_CHECKERS: dict[tuple[tuple[str, ...], bool, str], _CheckerCache] = {}
+_CHECKERS: dict[tuple[tuple[str, ...], bool, str, tuple[str, ...]], _CheckerCache] = {}
 
 
 def _checker_for(settings: tuple[tuple[str, ...], bool, str]) -> _CheckerCache:
@@ -431,7 +438,7 @@ def _checker_for(settings: tuple[tuple[str, ...], bool, str]) -> _CheckerCache:
     if checker is None:
         if len(_CHECKERS) >= 2:
             _CHECKERS.clear()
-        checker = _CHECKERS[settings] = _CheckerCache(list(settings[0]), settings[1], settings[2])
+        checker = _CHECKERS[settings] = _CheckerCache(list(settings[0]), settings[1], settings[2], list(settings[3]))
     return checker
 
 
@@ -501,8 +508,8 @@ def _read_context(
 ) -> ReadContext:
     settings = None
     if anonymity:
-        terms, use_ner, model = _anonymity_settings(study, deny_list, ner)
-        settings = (tuple(terms), use_ner, model)
+        terms, use_ner, model, allowed = _anonymity_settings(study, deny_list, ner)
+        settings = (tuple(terms), use_ner, model, tuple(allowed))
     return ReadContext(options, study_participants(study, participants_csv), settings)
 
 
