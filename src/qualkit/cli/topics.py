@@ -69,7 +69,10 @@ def show(ctx, topic, run_id, as_json) -> None:
         echo_json({"run": run_id, "topics": items})
         return
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
+
+    from ..coding.topics.report import clean_quote
 
     console = Console()
     if topic is None:
@@ -97,7 +100,8 @@ def show(ctx, topic, run_id, as_json) -> None:
     for pk in item["representative"][:3]:
         row = by_pk.get(pk)
         if row is not None:
-            console.print(f"\n[dim]segment {pk}, {row['participant_id']}[/dim]\n{row['text'][:400]}")
+            quote = clean_quote(" ".join(row["text"].split()[:80]))
+            console.print(f"\n[dim]segment {pk}, {escape(str(row['participant_id']))}[/dim]\n{escape(quote)}")
 
 
 @topics.command("suggest")
