@@ -324,3 +324,17 @@ def test_cli_on_a_podcast_transcript(shared_data: Path, tmp_path: Path, monkeypa
     report = AnonymityChecker([], ner=False).check(written)
     assert not [f for f in report.findings if f.kind == "speaker-name"]
     assert "Whitenack" not in (tmp_path / "out" / "practical-ai-10.json").read_text(encoding="utf-8")
+
+
+def test_out_must_not_be_the_folder_of_the_originals(tmp_path):
+    from qualkit.errors import InputError
+    from qualkit.transcripts_schema.pseudonymize import pseudonymize_files
+
+    folder = tmp_path / "transcripts"
+    folder.mkdir()
+    source = folder / "P1.txt"
+    source.write_text("Interviewer: Hi.\nP1: Hello.\n", encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        pseudonymize_files([source], folder, reader=lambda path: None, mapping_path=tmp_path / "map.json")
+    assert "--out" in caught.value.render() and "another folder" in caught.value.render()
+    assert sorted(p.name for p in folder.iterdir()) == ["P1.txt"]

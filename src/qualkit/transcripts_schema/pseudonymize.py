@@ -436,6 +436,13 @@ def pseudonymize_files(
                 f"the mapping file {display_path(mapping_path)} would be inside {display_path(folder)}",
                 hint="the mapping re-identifies people: keep it outside the output and reports folders (--mapping FILE)",
             )
+    sources = sorted({Path(raw).resolve().parent for raw in paths})
+    if out_dir.resolve() in sources:
+        raise InputError(
+            f"--out {display_path(out_dir)} is the folder the transcripts are read from",
+            problems=[Problem("the pseudonymized copies would sit next to the originals (and be imported twice)",
+                              display_path(out_dir), "--out", "write them to another folder, e.g. --out pseudonymized/")],
+        )
     checker = AnonymityChecker(list(deny_terms), ner=False)
     mapping = PseudonymMap.load(mapping_path)
     before = {("speaker", k) for k in mapping.speakers} | {("term", k) for k in mapping.terms}
