@@ -17,42 +17,21 @@ from __future__ import annotations
 
 import argparse
 import re
-import resource
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-CORPUS = REPO.parent / "shared" / "data" / "corpus" / "practicalai"
 sys.path.insert(0, str(REPO / "src"))
 
 from qualkit.codebook import Codebook, bundled_codebooks, load_codebook  # noqa: E402
 from qualkit.coding.rules import run_rules  # noqa: E402
 from qualkit.study import init_study  # noqa: E402
-from qualkit.transcripts_schema.model import Participant, Transcript, Turn  # noqa: E402
+from qualkit.execution import peak_rss_mb  # noqa: E402
+from qualkit.transcripts_schema.model import Transcript  # noqa: E402
 
-SPEAKER = re.compile(r"^\*\*([^*\n]{1,80}?):\*\*\s*", re.MULTILINE)
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
-
-
-def podcast_transcripts(limit: int | None) -> list[Transcript]:
-    files = sorted(CORPUS.glob("practical-ai-*.md"), key=lambda p: int(re.sub(r"\D", "", p.stem) or 0))
-    result = []
-    for path in files[:limit]:
-        text = path.read_text(encoding="utf-8")
-        marks = list(SPEAKER.finditer(text))
-        turns = []
-        for mark, following in zip(marks, [*marks[1:], None]):
-            body = text[mark.end() : following.start() if following else len(text)].strip()
-            if body:
-                turns.append(Turn(speaker=mark.group(1).strip(), role="participant", text=body))
-        if turns:
-            result.append(Transcript(id=path.stem, participant=Participant(id=path.stem), turns=turns))
-    return result
+from _corpus import CORPUS, podcast_transcripts  # noqa: E402
 
 
 def sample_transcripts(repeat: int) -> list[Transcript]:
@@ -100,7 +79,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         if CORPUS.is_dir():
-            transcripts = podcast_transcripts(args.limit)
+            transcripts = list(podcast_transcripts(args.limit))
             corpus = f"{len(transcripts)} Practical AI transcripts"
         else:
             transcripts = sample_transcripts(args.repeat)

@@ -26,8 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
-import resource
 import subprocess
 import sys
 import tempfile
@@ -35,35 +33,22 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-CORPUS = REPO.parent / "shared" / "data" / "corpus" / "practicalai"
 sys.path.insert(0, str(REPO / "src"))
 
-SPEAKER = re.compile(r"^\*\*([^*\n]{1,80}?):\*\*\s*", re.MULTILINE)
+from _corpus import CORPUS, podcast_transcripts  # noqa: E402
+from qualkit.execution import peak_rss_mb  # noqa: E402
+
 MIN_WORDS = 8
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
 
 
 def build_study(folder: Path) -> int:
     """A study holding every podcast transcript (every speaker a participant); returns its turn count."""
     from qualkit.coding.segment import ensure_segments
     from qualkit.study import init_study
-    from qualkit.transcripts_schema.model import Participant, Transcript, Turn
 
     study = init_study(folder, name="bench-topics")
-    files = sorted(CORPUS.glob("practical-ai-*.md"), key=lambda p: int(re.sub(r"\D", "", p.stem) or 0))
-    for path in files:
-        text = path.read_text(encoding="utf-8")
-        marks = list(SPEAKER.finditer(text))
-        turns = []
-        for mark, following in zip(marks, [*marks[1:], None]):
-            body = text[mark.end() : following.start() if following else len(text)].strip()
-            if body:
-                turns.append(Turn(speaker=mark.group(1).strip(), role="participant", text=body))
-        if turns:
-            study.store.store_transcript(Transcript(id=path.stem, participant=Participant(id=path.stem), turns=turns))
+    for transcript in podcast_transcripts():
+        study.store.store_transcript(transcript)
     ensure_segments(study.store, "turn")
     count = study.store.query("SELECT COUNT(*) AS n FROM segments WHERE unit = 'turn'")[0]["n"]
     study.close()

@@ -9,7 +9,6 @@ any of its descendants, once.
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence

@@ -18,7 +18,7 @@ import yaml
 from pydantic import ValidationError
 
 from ..errors import CodebookError, Problem, display_path
-from .model import MATCH_RULE_KINDS, RULE_LISTS, Code, Codebook, CodebookSpec, CodeSpec, Relation, Rules
+from .model import RULE_LISTS, Code, Codebook, CodebookSpec, CodeSpec, Relation, Rules
 
 YamlPath = tuple[Any, ...]
 #: libyaml's loader when PyYAML was built with it (about 20x faster), else the pure-Python one.

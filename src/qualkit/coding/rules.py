@@ -530,10 +530,8 @@ def run_rules(
         else:
             created = ensure_segments(store, unit)
         t_segments = time.perf_counter() - t0
-        roles = ("participant", "interviewer") if include else ("participant",)
         reused = _reuse_applications(store, run_id, reuse_run, book.hash, unit, include)
-        select, select_params = segment_query(unit, include)
-        select = select.replace("SELECT s.pk, s.start_char, s.text, s.transcript_pk", "SELECT s.pk, s.start_char, s.text")
+        select, select_params = segment_query(unit, include)  # rows: pk, start_char, text, transcript_pk
         total = store.query(f"SELECT COUNT(*) AS n FROM ({select})", select_params)[0]["n"]
         counts: dict[str, int] = dict(reused["code_counts"])
         segments = words = applications = 0

@@ -39,8 +39,13 @@ class Step(Protocol):
     def inputs(self, study: Study, upstream: dict[str, dict[str, Any]]) -> dict[str, Any]:
         """The step's inputs, cheap to compute (hashes, parameters, upstream outputs)."""
 
-    def run(self, study: Study, upstream: dict[str, dict[str, Any]], previous: dict[str, Any] | None) -> dict[str, Any]:
-        """Do the work; return the outputs that downstream steps and the manifest need."""
+    def run(
+        self, study: Study, upstream: dict[str, dict[str, Any]], previous: dict[str, Any] | None, inputs: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Do the work; return the outputs that downstream steps and the manifest need.
+
+        ``previous`` is the step's outputs from its last success (None if it never ran);
+        ``inputs`` is what :meth:`inputs` returned for this run."""
 
 
 @dataclass
@@ -166,7 +171,7 @@ def run_pipeline(
                 pipeline_run = study.store.start_run("pipeline", {"force": list(force)})
             t0 = time.perf_counter()
             try:
-                outputs = step.run(study, upstream, previous["outputs"] if previous else None)
+                outputs = step.run(study, upstream, previous["outputs"] if previous else None, inputs)
             except QualkitError as error:
                 raise PipelineError(
                     f"step '{step.name}' failed: {error.message}",

@@ -82,13 +82,13 @@ class ImportStep:
             "qualkit": __version__,
         }
 
-    def run(self, study: Study, upstream: dict[str, dict[str, Any]], previous: dict[str, Any] | None) -> dict[str, Any]:
+    def run(self, study: Study, upstream: dict[str, dict[str, Any]], previous: dict[str, Any] | None, inputs: dict[str, Any]) -> dict[str, Any]:
         from ..transcripts_schema.importing import import_files
 
         files = self._files(study)
-        inputs = self.inputs(study, upstream)
-        hashes = inputs.pop("files")
-        settings = fingerprint(inputs)
+        settings_inputs = dict(inputs)  # the fingerprint's inputs, computed once by the pipeline
+        hashes = settings_inputs.pop("files")
+        settings = fingerprint(settings_inputs)
         if previous and previous.get("settings") == settings:
             # Same settings: parse only files that are new or changed since the last import.
             known = previous.get("files", {})
@@ -144,7 +144,7 @@ class CodeStep:
             "spacy_lookups_data": _version("spacy-lookups-data"),
         }
 
-    def run(self, study: Study, upstream: dict[str, dict[str, Any]], previous: dict[str, Any] | None) -> dict[str, Any]:
+    def run(self, study: Study, upstream: dict[str, dict[str, Any]], previous: dict[str, Any] | None, inputs: dict[str, Any]) -> dict[str, Any]:
         from ..coding.rules import run_rules
 
         previous_run = previous.get("run_id") if previous else None
@@ -171,7 +171,7 @@ class TopicsStep:
             "scikit_learn": _version("scikit-learn"),
         }
 
-    def run(self, study: Study, upstream: dict[str, dict[str, Any]], previous: dict[str, Any] | None) -> dict[str, Any]:
+    def run(self, study: Study, upstream: dict[str, dict[str, Any]], previous: dict[str, Any] | None, inputs: dict[str, Any]) -> dict[str, Any]:
         from ..coding.topics import fit_topics
 
         with _backend(study) as backend:
@@ -201,7 +201,7 @@ class AnalyseStep:
     def inputs(self, study: Study, upstream: dict[str, dict[str, Any]]) -> dict[str, Any]:
         return {**_report_inputs(study, upstream), "out": study.config.report.out}
 
-    def run(self, study: Study, upstream: dict[str, dict[str, Any]], previous: dict[str, Any] | None) -> dict[str, Any]:
+    def run(self, study: Study, upstream: dict[str, dict[str, Any]], previous: dict[str, Any] | None, inputs: dict[str, Any]) -> dict[str, Any]:
         from ..reports.exports import export_tables
 
         out = study.path(study.config.report.out) / "tables"
@@ -226,7 +226,7 @@ class ReportStep:
             "participants": _optional_file_hash(study, study.config.transcripts.participants),
         }
 
-    def run(self, study: Study, upstream: dict[str, dict[str, Any]], previous: dict[str, Any] | None) -> dict[str, Any]:
+    def run(self, study: Study, upstream: dict[str, dict[str, Any]], previous: dict[str, Any] | None, inputs: dict[str, Any]) -> dict[str, Any]:
         from ..reports import build_report
 
         code = upstream["code"]
@@ -252,7 +252,7 @@ class ExportStep:
     def inputs(self, study: Study, upstream: dict[str, dict[str, Any]]) -> dict[str, Any]:
         return {"rules_run": upstream["code"]["run_id"], "export": study.config.export.model_dump(), "qualkit": __version__}
 
-    def run(self, study: Study, upstream: dict[str, dict[str, Any]], previous: dict[str, Any] | None) -> dict[str, Any]:
+    def run(self, study: Study, upstream: dict[str, dict[str, Any]], previous: dict[str, Any] | None, inputs: dict[str, Any]) -> dict[str, Any]:
         out = study.path(study.config.export.out)
         formats = list(study.config.export.formats)
         files: list[str] = []

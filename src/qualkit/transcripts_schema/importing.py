@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
+from pydantic import ValidationError
+
 from ..errors import AnonymityError, InputError, Problem, QualkitError, display_path
 from .anonymity import count_redactions
 from .decoding import read_limited
@@ -135,8 +137,8 @@ def build_transcript(
     for index, raw in enumerate(parsed.turns):
         try:
             turns.append(Turn(speaker=raw.speaker, role=speakers[raw.speaker].role, text=raw.text, start=raw.start, end=raw.end))
-        except Exception as error:  # pydantic ValidationError: report with the turn's place
-            message = "; ".join(item["msg"] for item in getattr(error, "errors", lambda: [{"msg": str(error)}])())
+        except ValidationError as error:  # report with the turn's place
+            message = "; ".join(item["msg"] for item in error.errors())
             problems.append(Problem(message, source.shown, f"turn {index + 1} ({raw.location})", "fix the turn in the source file"))
     if problems:
         raise InputError(f"{source.shown}: {len(problems)} bad turn(s)", problems=problems)
@@ -157,12 +159,12 @@ def build_transcript(
             metadata=metadata,
             turns=turns,
         )
-    except Exception as error:
+    except ValidationError as error:
         from .importers.json import json_path
 
         problems = [
             Problem(item["msg"], source.shown, json_path(tuple(item["loc"])), "pass --id / --participant with a valid id")
-            for item in getattr(error, "errors", lambda: [{"msg": str(error), "loc": ()}])()
+            for item in error.errors()
         ]
         raise InputError(f"{source.shown}: the transcript is not valid", problems=problems) from None
     return transcript, speakers

@@ -26,7 +26,7 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
-from ...errors import ConfigError, MissingDependencyError, QualkitError
+from ...errors import ConfigError, MissingDependencyError
 from ...store import Store, sha256_text
 
 # Filler words of spoken interviews; they carry no topic.

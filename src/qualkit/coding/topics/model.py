@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import ConfigError, MissingDependencyError, NotFoundError, QualkitError
+from ...errors import ConfigError, MissingDependencyError, NotFoundError
 from ...store import canonical_json
 from ...study import Study
 from .embeddings import SPEECH_STOP_WORDS, embed_with_cache, get_embedder

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from ...errors import NotFoundError, QualkitError
+from ...errors import NotFoundError
 from ...outputs import write_output
 from ...study import Study
 from .model import load_topics
