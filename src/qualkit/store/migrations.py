@@ -175,6 +175,44 @@ MIGRATIONS: list[Migration] = [
         );
         """,
     ),
+    Migration(
+        "0002_review_memos_evidence",
+        """
+        -- Review decisions: a human coding may record the researcher's decision on an automatic
+        -- suggestion (a code application of a run). 'coded' is a coding made by hand or imported;
+        -- 'accepted', 'adjusted' (span changed) and 'replaced' (other code) are positive decisions on
+        -- a suggestion; 'rejected' is a negative one: it is evidence (agreement, learning), never a
+        -- coding of the text. Suggestion links survive the deletion of their run as NULL.
+        ALTER TABLE human_codings ADD COLUMN decision TEXT NOT NULL DEFAULT 'coded'
+            CHECK (decision IN ('coded', 'accepted', 'adjusted', 'replaced', 'rejected'));
+        ALTER TABLE human_codings ADD COLUMN suggestion_pk INTEGER
+            REFERENCES code_applications(pk) ON DELETE SET NULL;
+        ALTER TABLE human_codings ADD COLUMN suggestion_run_id INTEGER REFERENCES runs(id) ON DELETE SET NULL;
+        ALTER TABLE human_codings ADD COLUMN origin TEXT NOT NULL DEFAULT 'import';  -- import | workbench
+        CREATE INDEX human_codings_suggestion ON human_codings(suggestion_pk);
+        CREATE INDEX human_codings_turn ON human_codings(turn_pk);
+
+        -- Memos on a code, a transcript, a turn or a human coding.
+        CREATE TABLE memos (
+            pk            INTEGER PRIMARY KEY,
+            coder         TEXT NOT NULL,
+            target_kind   TEXT NOT NULL CHECK (target_kind IN ('code', 'transcript', 'turn', 'coding', 'study')),
+            code_id       TEXT,                                            -- target_kind = code
+            transcript_id TEXT,                                            -- transcript, turn, coding
+            turn_idx      INTEGER,                                         -- turn (0-based, as stored)
+            coding_pk     INTEGER REFERENCES human_codings(pk) ON DELETE CASCADE,
+            title         TEXT NOT NULL DEFAULT '',
+            text          TEXT NOT NULL,
+            created_at    TEXT NOT NULL,
+            updated_at    TEXT NOT NULL
+        );
+        CREATE INDEX memos_target ON memos(target_kind, code_id, transcript_id);
+
+        -- Evidence of an automatic application beyond its rule: JSON (learned pass: top features,
+        -- calibrated score, training-set hash).
+        ALTER TABLE code_applications ADD COLUMN evidence TEXT;
+        """,
+    ),
 ]
 
 
