@@ -8,7 +8,7 @@ from typing import Any
 
 from .model import MATCH_RULE_KINDS, Code, Codebook
 
-_FIELDS = ("label", "parent", "definition", "inclusion", "exclusion", "examples", "relations")
+_FIELDS = ("label", "parent", "definition", "inclusion", "exclusion", "examples", "counterexamples", "relations")
 _RULE_LISTS = {**MATCH_RULE_KINDS, "requires": "requires", "excludes": "excludes"}
 
 

@@ -16,7 +16,7 @@ ExportFormat = Literal["qdc", "yaml", "md", "csv"]
 EXPORT_FORMATS: tuple[str, ...] = ("qdc", "yaml", "md", "csv")
 CSV_COLUMNS = (
     "id", "label", "parent", "depth", "definition", "inclusion", "exclusion",
-    "examples", "relations", "phrases", "patterns", "regex", "requires", "excludes", "weight",
+    "examples", "counterexamples", "relations", "phrases", "patterns", "regex", "requires", "excludes", "weight",
 )
 
 
@@ -60,6 +60,10 @@ def codebook_markdown(codebook: Codebook) -> str:
             out.append("**Examples.**")
             out.extend(f"- \u201c{example}\u201d" for example in code.examples)
             out.append("")
+        if code.counterexamples:
+            out.append("**Counterexamples (must not match).**")
+            out.extend(f"- \u201c{example}\u201d" for example in code.counterexamples)
+            out.append("")
         if code.relations:
             out.append("**Relations.** " + "; ".join(
                 f"{relation.type} `{relation.code}`" + (f" ({relation.note})" if relation.note else "") for relation in code.relations
@@ -81,7 +85,7 @@ def codebook_csv(codebook: Codebook) -> str:
         rules = code.rules
         writer.writerow([
             code.id, code.label, code.parent or "", depth, code.definition.strip(), code.inclusion.strip(),
-            code.exclusion.strip(), " | ".join(code.examples),
+            code.exclusion.strip(), " | ".join(code.examples), " | ".join(code.counterexamples),
             " | ".join(f"{r.type}:{r.code}" for r in code.relations),
             " | ".join(rules.phrases), " | ".join(json.dumps(p, sort_keys=True) for p in rules.patterns),
             " | ".join(rules.regex), " | ".join(rules.requires), " | ".join(rules.excludes), rules.weight,

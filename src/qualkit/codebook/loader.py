@@ -250,7 +250,7 @@ class Resolved:
     complete: bool = True  # False when a base could not be resolved
 
 
-_CODE_FIELDS = ("label", "parent", "definition", "inclusion", "exclusion", "examples", "relations")
+_CODE_FIELDS = ("label", "parent", "definition", "inclusion", "exclusion", "examples", "counterexamples", "relations")
 
 
 def resolve_file(path: Path, problems: list[LintProblem], chain: tuple[Path, ...] = ()) -> Resolved | None:
@@ -415,6 +415,7 @@ def _new_code(spec: CodeSpec) -> dict[str, Any]:
         "inclusion": "",
         "exclusion": "",
         "examples": [],
+        "counterexamples": [],
         "relations": [],
         "rules": Rules().model_dump(),
     }

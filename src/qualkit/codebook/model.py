@@ -72,7 +72,12 @@ class CodeSpec(_Strict):
     definition: str | None = Field(None, description="What the code means (required for codes with rules).")
     inclusion: str | None = Field(None, description="When to apply the code.")
     exclusion: str | None = Field(None, description="When not to apply it, and what to use instead.")
-    examples: list[str] | None = Field(None, description="Short invented illustrations, never quotes from a paper.")
+    examples: list[str] | None = Field(
+        None, description="Short invented sentences the code must match (`qualkit codebook test`), never quotes from a paper."
+    )
+    counterexamples: list[str] | None = Field(
+        None, description="Short invented sentences the code must NOT match (near misses; `qualkit codebook test`)."
+    )
     relations: list[Relation] | None = Field(None, description="Links to other codes.")
     rules: RulesSpec | None = Field(None, description="How the rule-based pass finds this code.")
 
@@ -132,6 +137,7 @@ class Code(_Strict):
     inclusion: str = ""
     exclusion: str = ""
     examples: list[str] = Field(default_factory=list)
+    counterexamples: list[str] = Field(default_factory=list)
     relations: list[Relation] = Field(default_factory=list)
     rules: Rules = Field(default_factory=Rules)
 
@@ -144,6 +150,19 @@ class Code(_Strict):
             return None
         items = getattr(self.rules, field)
         return items[int(index)] if int(index) < len(items) else None
+
+
+#: Fields added after codebook format 1.0, left out of the resolved form while empty so that the
+#: content hash of a codebook that does not use them stays what it was.
+_OPTIONAL_CODE_FIELDS = ("counterexamples",)
+
+
+def _code_dict(code: Code) -> dict[str, Any]:
+    data = code.model_dump(mode="json")
+    for name in _OPTIONAL_CODE_FIELDS:
+        if not data.get(name):
+            data.pop(name, None)
+    return data
 
 
 def _canonical(value: Any) -> str:
@@ -183,7 +202,7 @@ class Codebook:
             "name": self.name,
             "version": self.version,
             "description": self.description,
-            "codes": [code.model_dump(mode="json") for code in self.codes.values()],
+            "codes": [_code_dict(code) for code in self.codes.values()],
         }
 
     @classmethod
@@ -278,7 +297,7 @@ class Codebook:
         codes = []
         for code in self.codes.values():
             item: dict[str, Any] = {"id": code.id, "label": code.label}
-            for key in ("parent", "definition", "inclusion", "exclusion", "examples"):
+            for key in ("parent", "definition", "inclusion", "exclusion", "examples", "counterexamples"):
                 value = getattr(code, key)
                 if value:
                     item[key] = value
