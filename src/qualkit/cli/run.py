@@ -70,7 +70,7 @@ def runs_list(ctx: click.Context, kind: str | None, as_json: bool) -> None:
         click.echo("No runs yet.")
         return
     for row in rows:
-        click.echo(f"{row['id']:>4}  {row['kind']:<15} {row['status']:<7} {row['started_at']}  {row['summary']}")
+        click.echo(f"{row['id']:>4}  {row['kind']:<15} {row['status']:<11} {row['started_at']}  {row['summary']}")
 
 
 @runs.command("show")

@@ -9,6 +9,8 @@ from ..study import Study
 
 
 def _summary(row) -> str:
+    if row["status"] == "interrupted":
+        return row["error"] or "interrupted"
     manifest = json.loads(row["manifest"] or "{}")
     parameters = json.loads(row["parameters"] or "{}")
     if row["kind"] == "rules":

@@ -10,7 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import re
+import socket
 import sqlite3
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -98,6 +100,7 @@ class Store:
             self.conn.execute("PRAGMA journal_mode = WAL")
             self.conn.execute("PRAGMA synchronous = NORMAL")
             self.migrate()
+            self.mark_interrupted()
         except sqlite3.DatabaseError as error:
             self.conn.close()
             raise self._database_error(error, "opening") from None
@@ -131,22 +134,82 @@ class Store:
     def schema_version(self) -> int:
         return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
 
-    def migrate(self) -> list[str]:
-        """Apply every migration not yet applied, each in its own transaction."""
-        current = self.schema_version
+    def _check_version(self, current: int) -> None:
         if current > SCHEMA_VERSION:
             raise StoreError(
                 f"the store {self.path} has schema version {current}, newer than this qualkit understands ({SCHEMA_VERSION})",
                 hint="upgrade qualkit",
             )
+
+    def migrate(self) -> list[str]:
+        """Apply every migration not yet applied, each in its own exclusive transaction.
+
+        The schema version is read again inside each ``BEGIN EXCLUSIVE``, so two processes
+        opening a new store at once never apply a migration twice: the second waits for the
+        first and then finds nothing left to do. Foreign keys are off while migrating (a table
+        rebuild must not cascade) and every foreign key is checked before each commit.
+        """
+        self._check_version(self.schema_version)
+        if self.schema_version == SCHEMA_VERSION:
+            return []
         applied = []
-        for number, migration in enumerate(MIGRATIONS[current:], start=current + 1):
-            with self.transaction() as conn:
-                for statement in _split_sql(migration.sql):
-                    conn.execute(statement)
-                conn.execute(f"PRAGMA user_version = {number}")
-            applied.append(migration.name)
+        self.conn.execute("PRAGMA foreign_keys = OFF")
+        try:
+            while True:
+                try:
+                    self.conn.execute("BEGIN EXCLUSIVE")
+                except sqlite3.OperationalError as error:
+                    raise self._database_error(error, "the schema migration") from None
+                try:
+                    current = self.schema_version
+                    self._check_version(current)
+                    if current >= SCHEMA_VERSION:
+                        self.conn.execute("COMMIT")
+                        break
+                    migration = MIGRATIONS[current]
+                    for statement in _split_sql(migration.sql):
+                        self.conn.execute(statement)
+                    broken = self.conn.execute("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise StoreError(
+                            f"migration {migration.name} of {self.path} would break {len(broken)} foreign key(s) "
+                            f"(first: table {broken[0][0]}, row {broken[0][1]}); nothing was changed",
+                            hint="restore the store from a backup, or report this with the store attached",
+                        )
+                    self.conn.execute(f"PRAGMA user_version = {current + 1}")
+                except BaseException:
+                    self.conn.execute("ROLLBACK")
+                    raise
+                self.conn.execute("COMMIT")
+                applied.append(migration.name)
+        finally:
+            self.conn.execute("PRAGMA foreign_keys = ON")
         return applied
+
+    def mark_interrupted(self) -> list[int]:
+        """Mark ``running`` runs whose process is gone as ``interrupted``; returns their ids.
+
+        A run records the pid and host of the process that started it. Runs started on another
+        host are left alone (their process cannot be checked from here); runs recorded before
+        qualkit kept pids (no pid) are taken as interrupted.
+        """
+        host = socket.gethostname()
+        rows = self.query("SELECT id, pid, host FROM runs WHERE status = 'running'")
+        gone = [row for row in rows if (row["host"] in (None, host)) and not _process_alive(row["pid"])]
+        if not gone:
+            return []
+        try:
+            with self.transaction() as conn:
+                for row in gone:
+                    who = f"process {row['pid']} on {row['host']}" if row["pid"] else "its process"
+                    conn.execute(
+                        """UPDATE runs SET status = 'interrupted', finished_at = COALESCE(finished_at, ?),
+                           error = COALESCE(error, ?) WHERE id = ? AND status = 'running'""",
+                        (utcnow(), f"interrupted: {who} ended before the run finished", row["id"]),
+                    )
+        except StoreError:  # another process is writing: leave it for the next start
+            return []
+        return [row["id"] for row in gone]
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -345,9 +408,9 @@ class Store:
         """Record a run as ``running``; finish it with :meth:`finish_run`."""
         with self.transaction() as conn:
             cursor = conn.execute(
-                """INSERT INTO runs (kind, status, parameters, codebook_hash, qualkit_version, started_at)
-                   VALUES (?, 'running', ?, ?, ?, ?)""",
-                (kind, canonical_json(parameters), codebook_hash, __version__, utcnow()),
+                """INSERT INTO runs (kind, status, parameters, codebook_hash, qualkit_version, started_at, pid, host)
+                   VALUES (?, 'running', ?, ?, ?, ?, ?, ?)""",
+                (kind, canonical_json(parameters), codebook_hash, __version__, utcnow(), os.getpid(), socket.gethostname()),
             )
             return int(cursor.lastrowid)
 
@@ -368,6 +431,27 @@ class Store:
         return self.conn.execute(
             "SELECT * FROM runs WHERE kind = ? AND status = 'ok' ORDER BY id DESC LIMIT 1", (kind,)
         ).fetchone()
+
+
+def _process_alive(pid: int | None) -> bool:
+    """True when process ``pid`` exists on this host and is not a zombie."""
+    if not pid:
+        return False
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    except OSError:
+        return False
+    try:  # Linux: a killed child not yet reaped is a zombie, not a live run
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state not in ("Z", "X")
 
 
 def participant_sort_key(identifier: str) -> tuple[str, int, str]:

@@ -213,6 +213,35 @@ MIGRATIONS: list[Migration] = [
         ALTER TABLE code_applications ADD COLUMN evidence TEXT;
         """,
     ),
+    Migration(
+        "0003_runs_interrupted_pid_host",
+        """
+        -- A run whose process died (killed, crashed, power cut) is marked 'interrupted' when the
+        -- store is next opened: runs record the process id and host name that started them.
+        -- SQLite cannot change a CHECK constraint in place, so the table is rebuilt (the store runs
+        -- migrations with foreign keys off, so dropping the old table cascades into nothing, and
+        -- checks every foreign key before committing).
+        CREATE TABLE runs_new (
+            id              INTEGER PRIMARY KEY,
+            kind            TEXT NOT NULL,               -- import | rules | topics | codings-import | pipeline
+            status          TEXT NOT NULL CHECK (status IN ('running', 'ok', 'failed', 'interrupted')),
+            parameters      TEXT NOT NULL DEFAULT '{}',  -- JSON
+            codebook_hash   TEXT REFERENCES codebooks(hash),
+            qualkit_version TEXT NOT NULL,
+            started_at      TEXT NOT NULL,
+            finished_at     TEXT,
+            manifest        TEXT,                        -- JSON: inputs and hashes, versions, timings
+            error           TEXT,
+            pid             INTEGER,                     -- process that started the run
+            host            TEXT                         -- host name of that process
+        );
+        INSERT INTO runs_new (id, kind, status, parameters, codebook_hash, qualkit_version, started_at, finished_at, manifest, error)
+            SELECT id, kind, status, parameters, codebook_hash, qualkit_version, started_at, finished_at, manifest, error FROM runs;
+        DROP TABLE runs;
+        ALTER TABLE runs_new RENAME TO runs;
+        CREATE INDEX runs_kind_status ON runs(kind, status);
+        """,
+    ),
 ]
 
 
