@@ -75,3 +75,84 @@ def test_counterexamples_must_be_a_list_of_strings(tmp_path):
     with pytest.raises(CodebookError) as caught:
         load_codebook(bad)
     assert any("counterexamples" in problem.location for problem in caught.value.problems)
+
+
+# -- qualkit codebook test -------------------------------------------------------------------
+
+TESTED = """\
+name: tested
+codes:
+  - id: three-vs
+    label: Three Vs
+    examples: ["we version every dataset"]
+    counterexamples: ["we had a nice lunch"]
+  - id: versioning
+    label: Versioning
+    parent: three-vs
+    definition: Keeping versions.
+    examples: ["we version every dataset"]
+    counterexamples: ["the new version of the podcast is out"]
+    rules:
+      phrases: [version]
+  - id: retraining
+    label: Retraining
+    definition: Retraining models.
+    examples: ["we retrain the model weekly", "we retrain weekly"]
+    rules:
+      phrases: [retrain]
+      requires: [model]
+  - id: human-only
+    label: Human only
+    definition: Coded by people.
+    examples: ["something only people see"]
+"""
+
+
+def run_test(tmp_path: Path, text: str, *args: str):
+    from click.testing import CliRunner
+
+    from qualkit.cli import main
+
+    path = write(tmp_path, "tested.yaml", text)
+    return CliRunner().invoke(main, ["codebook", "test", str(path), *args])
+
+
+def test_codebook_test_reports_hits_and_misses_with_the_rule(tmp_path):
+    result = run_test(tmp_path, TESTED, "--json")
+    assert result.exit_code == 1, result.output
+    import json
+
+    data = json.loads(result.output)
+    assert (data["examples"], data["counterexamples"], data["untested"]) == (5, 2, {"human-only": 1})
+    failures = {(f["code_id"], f["kind"], f["index"]): f for f in data["failures"]}
+    assert set(failures) == {("versioning", "counterexample", 0), ("retraining", "example", 1)}
+    hit = failures[("versioning", "counterexample", 0)]
+    assert hit["rules"] == [{"rule": "versioning#phrase:0", "matched_text": "version"}]
+    miss = failures[("retraining", "example", 1)]
+    assert miss["dropped"][0]["rule"] == "retraining#phrase:0" and "requires" in miss["dropped"][0]["why"]
+    assert data["ok"] is False and data["missed"] == 1 and data["hit"] == 1
+
+
+def test_codebook_test_passes_once_the_rules_are_fixed(tmp_path):
+    fixed = TESTED.replace("      phrases: [version]\n", "      phrases: [version]\n      excludes: [podcast]\n").replace(
+        '"we retrain weekly"', '"we retrain the models weekly"'
+    )
+    result = run_test(tmp_path, fixed)
+    assert result.exit_code == 0, result.output
+    assert "ok, 6 sentences tested" in result.output
+    assert "human-only: 1 sentence(s) untested" in result.output
+
+
+def test_codebook_test_text_output_names_rule_and_text(tmp_path):
+    result = run_test(tmp_path, TESTED)
+    assert result.exit_code == 1
+    assert "versioning hits counterexample 0" in result.output and "versioning#phrase:0 ('version')" in result.output
+    assert "retraining misses example 1" in result.output and "requires one of 'model'" in result.output
+
+
+def test_codebook_test_parent_examples_match_through_children(tmp_path):
+    from qualkit.coding.examples import check_examples
+
+    report = check_examples(load_codebook(write(tmp_path, "t.yaml", TESTED)))
+    assert not [f for f in report.failures if f.code_id == "three-vs"]
+    assert report.without_examples == []

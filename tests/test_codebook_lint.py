@@ -15,6 +15,7 @@ codes:
   - id: versioning
     label: Versioning
     definition: Versions of data and models.
+    examples: ["we keep every model in the model registry"]
     rules:
       phrases: [model registry, version the dataset]
       patterns:
@@ -22,6 +23,7 @@ codes:
   - id: retraining
     label: Retraining
     definition: Retraining models.
+    examples: ["we retrain every week"]
     relations: [{type: see-also, code: versioning}]
     rules:
       phrases: [retrain every week, model registry]
@@ -41,7 +43,7 @@ def test_clean_codebook_has_no_problems_shared_phrase_with_relation_is_fine(tmp_
 def test_shared_phrase_without_reason_is_a_warning_until_allowed(tmp_path):
     text = CLEAN.replace("    relations: [{type: see-also, code: versioning}]\n", "")
     problems = lint_codebook(write(tmp_path, text))
-    assert [(p.severity, p.path, p.line) for p in problems] == [("warning", "codes -> 1 -> rules -> phrases -> 1", 14)]
+    assert [(p.severity, p.path, p.line) for p in problems] == [("warning", "codes -> 1 -> rules -> phrases -> 1", 16)]
     assert "also codes 'versioning'" in problems[0].message
     allowed = text.replace("phrases: [retrain every week, model registry]", "phrases: [retrain every week, model registry]\n      shared_phrases_ok: [model registry]")
     assert lint_codebook(write(tmp_path, allowed, "ok.yaml")) == []
@@ -103,8 +105,17 @@ def test_duplicate_yaml_keys_are_reported(tmp_path):
 def test_problems_in_a_base_file_name_that_file(tmp_path):
     write(tmp_path, "name: base\ncodes:\n  - id: a\n    label: A\n    parent: nope\n", "base.yaml")
     ext = write(tmp_path, "name: ext\nextends: base.yaml\ncodes:\n  - id: b\n    label: B\n", "ext.yaml")
-    [problem] = lint_codebook(ext)
+    [problem] = [p for p in lint_codebook(ext) if p.severity == "error"]
     assert problem.file.endswith("base.yaml") and problem.line == 5
+
+
+def test_codes_without_examples_get_a_warning_group_codes_do_not(tmp_path):
+    text = CLEAN.replace('    examples: ["we retrain every week"]\n', "") + (
+        "  - id: group\n    label: Group\n  - id: child\n    label: Child\n    parent: group\n    examples: [x]\n"
+    )
+    problems = lint_codebook(write(tmp_path, text))
+    assert [(p.severity, p.path, p.line) for p in problems] == [("warning", "codes -> 1", 11)]
+    assert "no examples" in problems[0].message and "codebook test" in problems[0].message
 
 
 def test_cli_lint_exit_codes_and_json(tmp_path):

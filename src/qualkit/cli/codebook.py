@@ -1,4 +1,4 @@
-"""``qualkit codebook``: lint, show, diff, export and import codebooks."""
+"""``qualkit codebook``: lint, show, test, diff, export and import codebooks."""
 
 from __future__ import annotations
 
@@ -89,6 +89,32 @@ def show_command(ctx: click.Context, file: str | None, rules: bool, as_json: boo
                     node.add(f"[green]{rule}[/green]")
         nodes[code.id] = node
     Console(highlight=False, soft_wrap=False).print(tree)
+
+
+@codebook.command("test")
+@click.argument("file", required=False)
+@json_option
+@click.pass_context
+@handle_errors
+def test_command(ctx: click.Context, file: str | None, as_json: bool) -> None:
+    """Run each code's rules on its examples and counterexamples; exit 1 on any miss or hit.
+
+    FILE is a path or a bundled name (default: the study's codebook, else `default`)."""
+    from ..coding.examples import check_examples
+
+    report = check_examples(_study_codebook(ctx, file))
+    if as_json:
+        echo_json(report.as_dict())
+    else:
+        for failure in report.failures:
+            click.secho(failure.describe(), fg="red")
+        if report.without_examples:
+            click.secho(f"{len(report.without_examples)} code(s) without examples: {', '.join(report.without_examples)}", fg="yellow")
+        for code_id, count in report.untested.items():
+            click.secho(f"{code_id}: {count} sentence(s) untested (no rules in the code or below it)", fg="yellow")
+        click.echo(report.summary())
+    if not report.ok:
+        sys.exit(1)
 
 
 @codebook.command("diff")

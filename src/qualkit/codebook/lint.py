@@ -2,8 +2,8 @@
 
 Errors are everything :func:`load_codebook` refuses, plus rules that can never match in spaCy's
 vocabulary form (a phrase that lemmatizes to nothing, a pattern token that no token can have).
-Warnings are things worth a look: a phrase shared by two codes without a reason, the same
-phrase twice in a code, a ``LEMMA`` value that is not a lemma, a pattern of optional tokens only.
+Warnings are things worth a look: a code without examples (group codes without rules are
+exempt), a phrase shared by two codes without a reason, the same phrase twice in a code, a ``LEMMA`` value that is not a lemma, a pattern of optional tokens only.
 
 A phrase may be shared by two codes when the codes are linked by a ``relations`` entry (either
 direction), or when one of them lists the phrase in ``rules.shared_phrases_ok``.
@@ -29,6 +29,7 @@ def lint_codebook(path: str | Path, *, base_dir: Path | None = None) -> list[Lin
         return [LintProblem("error", error.message, str(path), fix=error.hint)]
     if resolved is not None and codes:
         problems.extend(_vocabulary_problems(resolved, codes))
+        problems.extend(_example_problems(resolved, codes))
     order = {"error": 0, "warning": 1}
     return sorted(problems, key=lambda p: (order[p.severity], p.file, p.line or 0, p.column or 0))
 
@@ -89,6 +90,25 @@ def _vocabulary_problems(resolved: Resolved, codes: list[Code]) -> list[LintProb
                     index,
                     f"add a `relations:` entry between {code.id} and {other.id}, or list the phrase in `rules.shared_phrases_ok`",
                 )
+    return problems
+
+
+def _example_problems(resolved: Resolved, codes: list[Code]) -> list[LintProblem]:
+    """A warning for each code without examples (group codes without rules are exempt)."""
+    parents = {code.parent for code in codes}
+    problems = []
+    for code in codes:
+        if code.examples or (code.rules.is_empty and code.id in parents):
+            continue
+        source, path = resolved.origins[code.id].code
+        problems.append(
+            source.problem(
+                "warning",
+                f"code {code.id!r} has no examples, so `qualkit codebook test` cannot check its rules",
+                path,
+                "add `examples:` (short invented sentences the code must match) and, for near misses, `counterexamples:`",
+            )
+        )
     return problems
 
 
