@@ -79,3 +79,30 @@ def list_(ctx, as_json) -> None:
     for row in rows:
         click.echo(f"{row['coder']}: {row['codings']} coding(s), {row['codes']} code(s), "
                    f"{row['transcripts']} transcript(s); last import run {row['run_id']} from {row['source']}")
+
+
+@codings.command("review-stats")
+@click.option("--coder", envvar="QUALKIT_CODER", required=True, help="The reviewing coder (default: $QUALKIT_CODER).")
+@click.option("--run", "run_id", type=int, help="The reviewed rules run (default: the newest run the coder reviewed).")
+@json_option
+@click.pass_context
+@handle_errors
+def review_stats_(ctx, coder, run_id, as_json) -> None:
+    """Agreement at a glance: per code, the run's suggestions the coder accepted, adjusted, replaced or rejected,
+    and the run's precision as the coder judged it."""
+    from ..workbench.review_stats import review_stats
+
+    stats = review_stats(get_study(ctx), coder=coder, run_id=run_id)
+    if as_json:
+        echo_json(stats.as_dict())
+        return
+    percent = lambda value: "-" if value is None else f"{value:.0%}"  # noqa: E731
+    click.echo(f"Review of run {stats.run_id} by {stats.coder}:")
+    header = f"{'code':<28} {'suggested':>9} {'accepted':>8} {'adjusted':>8} {'replaced':>8} {'rejected':>8} {'pending':>7} {'precision':>9}"
+    click.echo(header)
+    for row in [*stats.codes, stats.total]:
+        click.echo(f"{row.code_id[:28]:<28} {row.suggestions:>9} {row.accepted:>8} {row.adjusted:>8} {row.replaced:>8} "
+                   f"{row.rejected:>8} {row.pending:>7} {percent(row.precision):>9}")
+        if row.replaced_by:
+            click.echo(" " * 4 + "replaced by " + ", ".join(f"{code} ({n})" for code, n in sorted(row.replaced_by.items())))
+    click.echo("precision = (accepted + adjusted) / reviewed; an adjusted span keeps the suggested code.")

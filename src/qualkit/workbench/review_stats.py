@@ -1,0 +1,162 @@
+"""Agreement at a glance: how a reviewing coder judged a run's suggestions, per code.
+
+A review decision is a human coding with ``suggestion_pk`` (the code application it answers),
+``suggestion_run_id`` and ``decision`` (``accepted``, ``adjusted``, ``replaced``, ``rejected``;
+migration 0002). Per suggested code this counts the suggestions of the run, how many the coder
+reviewed and how, and the run's precision as the researcher judged it:
+
+* precision = (accepted + adjusted) / reviewed: the code was right (an adjusted span is still
+  the right code);
+* strict precision = accepted / reviewed: code and span were right as suggested.
+
+A suggestion with several decisions (replaced by two codes, or decided again) counts once, by
+its latest decision.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ..errors import InputError, NotFoundError
+
+DECISIONS = ("accepted", "adjusted", "replaced", "rejected")
+
+
+@dataclass
+class CodeReviewStats:
+    code_id: str
+    label: str
+    suggestions: int  # the run's applications of this code
+    accepted: int = 0
+    adjusted: int = 0
+    replaced: int = 0
+    rejected: int = 0
+    replaced_by: dict[str, int] = field(default_factory=dict)  # code chosen instead -> count
+
+    @property
+    def reviewed(self) -> int:
+        return self.accepted + self.adjusted + self.replaced + self.rejected
+
+    @property
+    def pending(self) -> int:
+        return max(self.suggestions - self.reviewed, 0)
+
+    @property
+    def precision(self) -> float | None:
+        return (self.accepted + self.adjusted) / self.reviewed if self.reviewed else None
+
+    @property
+    def strict_precision(self) -> float | None:
+        return self.accepted / self.reviewed if self.reviewed else None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "reviewed": self.reviewed, "pending": self.pending,
+                "precision": self.precision, "strict_precision": self.strict_precision}
+
+
+@dataclass
+class ReviewStats:
+    coder: str
+    run_id: int
+    codes: list[CodeReviewStats]
+
+    def _sum(self, name: str) -> int:
+        return sum(getattr(code, name) for code in self.codes)
+
+    @property
+    def total(self) -> CodeReviewStats:
+        """All codes together (``code_id`` is ``*``)."""
+        total = CodeReviewStats("*", "all codes", self._sum("suggestions"))
+        for name in DECISIONS:
+            setattr(total, name, self._sum(name))
+        return total
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"coder": self.coder, "run_id": self.run_id, "codes": [c.as_dict() for c in self.codes],
+                "total": self.total.as_dict()}
+
+
+def reviewed_runs(study: Any, coder: str) -> list[int]:
+    """Runs whose suggestions ``coder`` has decided on, newest first."""
+    rows = _store(study).query(
+        """SELECT DISTINCT suggestion_run_id FROM human_codings
+           WHERE coder = ? AND suggestion_run_id IS NOT NULL ORDER BY suggestion_run_id DESC""",
+        (coder,),
+    )
+    return [int(row[0]) for row in rows]
+
+
+def _store(study: Any) -> Any:
+    return getattr(study, "store", study)
+
+
+def _coder_name(coder: str) -> str:
+    name = (coder or "").strip()
+    if name.startswith("human:"):
+        name = name[len("human:"):]
+    if not name or name.startswith("run:"):
+        raise InputError(f"{coder!r} is not a human coder", hint="give the reviewing coder's name, e.g. --coder alice")
+    return name
+
+
+def review_stats(study: Any, *, coder: str, run_id: int | None = None) -> ReviewStats:
+    """Per code of run ``run_id`` (default: the newest run ``coder`` reviewed): decisions and precision.
+
+    Codes with suggestions are listed in codebook order, then codes only the coder's decisions
+    mention; a code nobody suggested is left out.
+    """
+    from ..analysis.code_names import study_code_tree
+
+    store = _store(study)
+    name = _coder_name(coder)
+    if run_id is None:
+        runs = reviewed_runs(study, name)
+        if not runs:
+            known = [row[0] for row in store.query(
+                "SELECT DISTINCT coder FROM human_codings WHERE suggestion_run_id IS NOT NULL ORDER BY coder")]
+            raise NotFoundError(
+                f"coder {name!r} has not reviewed any run's suggestions",
+                hint=("review a run in `qualkit serve` first" + (f"; reviewers so far: {', '.join(known)}" if known else "")),
+            )
+        run_id = runs[0]
+    run = store.run(int(run_id))  # NotFoundError when absent
+    if run["kind"] != "rules":
+        raise InputError(f"run {run_id} is of kind {run['kind']!r}: it made no suggestions",
+                         hint="choose a rules run (`qualkit runs list`)")
+    suggested = {
+        row["code_id"]: int(row["n"])
+        for row in store.query("SELECT code_id, COUNT(*) AS n FROM code_applications WHERE run_id = ? GROUP BY code_id", (run_id,))
+    }
+    decisions = store.query(
+        """SELECT hc.pk, hc.suggestion_pk, hc.decision, hc.code_id AS chosen, ca.code_id AS suggested
+           FROM human_codings hc JOIN code_applications ca ON ca.pk = hc.suggestion_pk
+           WHERE hc.coder = ? AND hc.suggestion_run_id = ? AND hc.decision IN ('accepted', 'adjusted', 'replaced', 'rejected')
+           ORDER BY hc.pk""",
+        (name, run_id),
+    )
+    latest: dict[int, str] = {}
+    chosen: dict[int, list[str]] = {}
+    code_of: dict[int, str] = {}
+    for row in decisions:
+        pk = int(row["suggestion_pk"])
+        if latest.get(pk) != row["decision"]:
+            chosen[pk] = []
+        latest[pk] = row["decision"]
+        code_of[pk] = row["suggested"]
+        if row["decision"] == "replaced":
+            chosen[pk].append(row["chosen"])
+    tree = study_code_tree(study)
+    order = {code_id: i for i, code_id in enumerate(tree.preorder())}
+    stats = {code_id: CodeReviewStats(code_id, tree.label(code_id), count) for code_id, count in suggested.items()}
+    for pk, decision in latest.items():
+        code_id = code_of[pk]
+        entry = stats.setdefault(code_id, CodeReviewStats(code_id, tree.label(code_id), 0))
+        setattr(entry, decision, getattr(entry, decision) + 1)
+        for other in chosen.get(pk, []):
+            entry.replaced_by[other] = entry.replaced_by.get(other, 0) + 1
+    ordered = sorted(stats.values(), key=lambda s: (order.get(s.code_id, len(order)), s.code_id))
+    return ReviewStats(name, int(run_id), ordered)
+
+
+__all__ = ["CodeReviewStats", "DECISIONS", "ReviewStats", "review_stats", "reviewed_runs"]
