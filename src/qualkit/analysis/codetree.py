@@ -37,6 +37,7 @@ class CodeTree:
     version: str = ""
     hash: str = ""
     codes: dict[str, CodeInfo] = field(default_factory=dict)
+    ties: tuple[dict[str, str], ...] = ()  # every relation as {from, type, to, note}: each code's own, then top-level
 
     # -- navigation --------------------------------------------------------------
     def label(self, code_id: str) -> str:
@@ -96,7 +97,7 @@ class CodeTree:
         extra = {cid: CodeInfo(id=cid, label=cid) for cid in code_ids if cid not in self.codes}
         if not extra:
             return self
-        return CodeTree(self.name, self.version, self.hash, {**self.codes, **dict(sorted(extra.items()))})
+        return CodeTree(self.name, self.version, self.hash, {**self.codes, **dict(sorted(extra.items()))}, self.ties)
 
     def lineage(self) -> pd.DataFrame:
         """Columns ``code_id, ancestor_id``: each code with itself and every ancestor (for roll-ups)."""
@@ -142,6 +143,21 @@ def _info_from_object(code: Any) -> CodeInfo:
     )
 
 
+def _ties(codes: dict[str, CodeInfo], top_level: Iterable[Any]) -> tuple[dict[str, str], ...]:
+    """Per-code relations as ties from their code, then the top-level ties; duplicates dropped."""
+    found: dict[tuple[str, str, str], dict[str, str]] = {}
+    for info in codes.values():
+        for relation in info.relations:
+            if "code" in relation and "type" in relation:
+                tie = {"from": info.id, "type": str(relation["type"]), "to": str(relation["code"]), "note": _text(relation.get("note"))}
+                found.setdefault((tie["from"], tie["type"], tie["to"]), tie)
+    for item in top_level:
+        data = dict(item) if isinstance(item, Mapping) else item.model_dump(by_alias=True)
+        tie = {"from": str(data.get("from")), "type": str(data.get("type")), "to": str(data.get("to")), "note": _text(data.get("note"))}
+        found.setdefault((tie["from"], tie["type"], tie["to"]), tie)
+    return tuple(found.values())
+
+
 def tree_from_resolved(resolved: Mapping[str, Any] | str, *, hash_: str = "") -> CodeTree:
     """Build a tree from a resolved codebook as stored in ``codebooks.resolved`` (JSON)."""
     data = json.loads(resolved) if isinstance(resolved, str) else resolved
@@ -156,6 +172,7 @@ def tree_from_resolved(resolved: Mapping[str, Any] | str, *, hash_: str = "") ->
         version=_text(data.get("version") or data.get("version_label")),
         hash=hash_ or _text(data.get("hash")),
         codes=codes,
+        ties=_ties(codes, data.get("relations") or ()),
     )
 
 
@@ -169,11 +186,13 @@ def as_tree(codebook: Any) -> CodeTree:
         return tree_from_resolved(codebook)
     codes = getattr(codebook, "codes")
     values = codes.values() if isinstance(codes, Mapping) else codes
+    infos = {info.id: info for info in (_info_from_object(code) for code in values)}
     return CodeTree(
         name=_text(getattr(codebook, "name", "")),
         version=_text(getattr(codebook, "version", "")),
         hash=_text(getattr(codebook, "hash", "")),
-        codes={info.id: info for info in (_info_from_object(code) for code in values)},
+        codes=infos,
+        ties=_ties(infos, getattr(codebook, "relations", None) or ()),
     )
 
 

@@ -71,6 +71,7 @@ def show_command(ctx: click.Context, file: str | None, rules: bool, as_json: boo
         echo_json({**book.to_resolved_dict(), "hash": book.hash})
         return
     from rich.console import Console
+    from rich.markup import escape
     from rich.tree import Tree
 
     from ..codebook.diff import rule_strings
@@ -88,7 +89,14 @@ def show_command(ctx: click.Context, file: str | None, rules: bool, as_json: boo
                 if not rule.startswith(("weight:", "phrase_attr:")):
                     node.add(f"[green]{rule}[/green]")
         nodes[code.id] = node
-    Console(highlight=False, soft_wrap=False).print(tree)
+    console = Console(highlight=False, soft_wrap=False)
+    console.print(tree)
+    ties = book.ties()
+    if ties:
+        console.print(f"[bold]relations[/bold] [dim]({len(ties)}, each code's own and the top-level list)[/dim]")
+        for tie in ties:
+            note = f" [dim]{escape(tie.note)}[/dim]" if tie.note else ""
+            console.print(f"  [cyan]{tie.from_}[/cyan] {tie.type} [cyan]{tie.to}[/cyan]{note}")
 
 
 @codebook.command("test")

@@ -40,10 +40,12 @@ class CodebookDiff:
     added: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     changed: list[CodeChange] = field(default_factory=list)
+    relations_added: list[str] = field(default_factory=list)  # top-level ties, "a serves b"
+    relations_removed: list[str] = field(default_factory=list)
 
     @property
     def is_empty(self) -> bool:
-        return not (self.metadata or self.added or self.removed or self.changed)
+        return not (self.metadata or self.added or self.removed or self.changed or self.relations_added or self.relations_removed)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -54,6 +56,8 @@ class CodebookDiff:
             "added": self.added,
             "removed": self.removed,
             "changed": [change.as_dict() for change in self.changed],
+            "relations_added": self.relations_added,
+            "relations_removed": self.relations_removed,
         }
 
     def lines(self) -> list[str]:
@@ -69,6 +73,8 @@ class CodebookDiff:
                 out.append(f"    ~ {name}: {_short(a)} -> {_short(b)}")
             out.extend(f"    + {rule}" for rule in change.rules_added)
             out.extend(f"    - {rule}" for rule in change.rules_removed)
+        out.extend(f"+ relation {tie}" for tie in self.relations_added)
+        out.extend(f"- relation {tie}" for tie in self.relations_removed)
         return out
 
 
@@ -112,6 +118,10 @@ def diff_codebooks(a: Codebook, b: Codebook) -> CodebookDiff:
         change.rules_removed = [rule for rule in old_rules if rule not in new_rules]
         if change.fields or change.rules_added or change.rules_removed:
             result.changed.append(change)
+    old_ties = {" ".join(tie.key): tie.note for tie in a.relations}
+    new_ties = {" ".join(tie.key): tie.note for tie in b.relations}
+    result.relations_added = [tie for tie in new_ties if tie not in old_ties or new_ties[tie] != old_ties[tie]]
+    result.relations_removed = [tie for tie in old_ties if tie not in new_ties or new_ties[tie] != old_ties[tie]]
     return result
 
 

@@ -73,6 +73,12 @@ def codebook_markdown(codebook: Codebook) -> str:
         if rules:
             out.append(f"**Rules ({len(rules)}).** " + ", ".join(f"`{rule}`" for rule in rules))
             out.append("")
+    if codebook.relations:
+        out += ["## Relations", "", "| from | relation | to | note |", "|---|---|---|---|"]
+        for tie in codebook.relations:
+            note = tie.note.replace("|", "\\|")
+            out.append(f"| `{tie.from_}` | {tie.type} | `{tie.to}` | {note} |")
+        out.append("")
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -81,12 +87,15 @@ def codebook_csv(codebook: Codebook) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
+    ties: dict[str, list[str]] = {}
+    for tie in codebook.relations:  # top-level ties go in the row of the code they start from
+        ties.setdefault(tie.from_, []).append(f"{tie.type}:{tie.to}")
     for code, depth in codebook.walk():
         rules = code.rules
         writer.writerow([
             code.id, code.label, code.parent or "", depth, code.definition.strip(), code.inclusion.strip(),
             code.exclusion.strip(), " | ".join(code.examples), " | ".join(code.counterexamples),
-            " | ".join(f"{r.type}:{r.code}" for r in code.relations),
+            " | ".join([f"{r.type}:{r.code}" for r in code.relations] + ties.get(code.id, [])),
             " | ".join(rules.phrases), " | ".join(json.dumps(p, sort_keys=True) for p in rules.patterns),
             " | ".join(rules.regex), " | ".join(rules.requires), " | ".join(rules.excludes), rules.weight,
         ])

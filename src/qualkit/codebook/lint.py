@@ -5,8 +5,8 @@ vocabulary form (a phrase that lemmatizes to nothing, a pattern token that no to
 Warnings are things worth a look: a code without examples (group codes without rules are
 exempt), a phrase shared by two codes without a reason, the same phrase twice in a code, a ``LEMMA`` value that is not a lemma, a pattern of optional tokens only.
 
-A phrase may be shared by two codes when the codes are linked by a ``relations`` entry (either
-direction), or when one of them lists the phrase in ``rules.shared_phrases_ok``.
+A phrase may be shared by two codes when the codes are linked by a ``relations`` entry (a code's
+own or the top-level list, either direction), or when one of them lists the phrase in ``rules.shared_phrases_ok``.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def _vocabulary_problems(resolved: Resolved, codes: list[Code]) -> list[LintProb
             for severity, message in _pattern_warnings(nlp, pattern):
                 report(code, severity, f"{rule}: {message}", "patterns", index)
 
-    related = _related_pairs(codes)
+    related = _related_pairs(codes) | {frozenset((tie.from_, tie.to)) for tie, _ in resolved.relations}
     for key, entries in owners.items():
         if len({code.id for code, _ in entries}) < 2:
             continue

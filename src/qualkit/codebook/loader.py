@@ -18,7 +18,7 @@ import yaml
 from pydantic import ValidationError
 
 from ..errors import CodebookError, Problem, display_path
-from .model import RULE_LISTS, Code, Codebook, CodebookSpec, CodeSpec, Relation, Rules
+from .model import RULE_LISTS, Code, Codebook, CodebookSpec, CodeRelation, CodeSpec, Relation, Rules
 
 YamlPath = tuple[Any, ...]
 #: libyaml's loader when PyYAML was built with it (about 20x faster), else the pure-Python one.
@@ -248,6 +248,7 @@ class Resolved:
     origins: dict[str, CodeOrigin]
     chain: list[Path]
     complete: bool = True  # False when a base could not be resolved
+    relations: list[tuple[CodeRelation, Origin]] = field(default_factory=list)  # top-level ties, base first
 
 
 _CODE_FIELDS = ("label", "parent", "definition", "inclusion", "exclusion", "examples", "counterexamples", "relations")
@@ -263,6 +264,7 @@ def resolve_file(path: Path, problems: list[LintProblem], chain: tuple[Path, ...
         problems.append(source.problem("error", f"a codebook must be a mapping with 'name' and 'codes', not {type(data).__name__}"))
         return None
     specs = _validate(source, data, problems)
+    ties = _validate_relations(source, data, problems)
     header = _validate_header(source, data, problems)
     name = header.name if header else str(data.get("name") or path.stem)
 
@@ -322,9 +324,12 @@ def resolve_file(path: Path, problems: list[LintProblem], chain: tuple[Path, ...
             origins[spec.id] = CodeOrigin((source, where))
             _override(codes[spec.id], origins[spec.id], spec, source, where, new=True)
 
+    relations = list(base.relations) if base is not None else []
+    relations.extend((tie, (source, ("relations", index))) for index, tie in ties)
     retire = data.get("retire") if isinstance(data.get("retire"), list) else []
     if base is not None and retire:
         _retire(codes, origins, retire, source, problems, complete)
+        relations = [(tie, where) for tie, where in relations if tie.from_ in codes and tie.to in codes]
     return Resolved(
         source=source,
         name=name,
@@ -334,11 +339,12 @@ def resolve_file(path: Path, problems: list[LintProblem], chain: tuple[Path, ...
         origins=origins,
         chain=[path, *(base.chain if base else [])],
         complete=complete,
+        relations=relations,
     )
 
 
 def _validate_header(source: Source, data: dict[str, Any], problems: list[LintProblem]) -> CodebookSpec | None:
-    header = {key: value for key, value in data.items() if key != "codes"}
+    header = {key: value for key, value in data.items() if key not in ("codes", "relations")}
     try:
         return CodebookSpec.model_validate(header)
     except ValidationError as error:
@@ -360,6 +366,24 @@ def _validate(source: Source, data: dict[str, Any], problems: list[LintProblem])
         except ValidationError as error:
             problems.extend(_pydantic_problems(source, error, ("codes", index), CodeSpec, raw))
     return specs
+
+
+def _validate_relations(source: Source, data: dict[str, Any], problems: list[LintProblem]) -> list[tuple[int, CodeRelation]]:
+    raw = data.get("relations")
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        problems.append(
+            source.problem("error", "'relations' must be a list of ties", ("relations",), "write each tie as `- {from: ID, type: serves, to: ID}`")
+        )
+        return []
+    ties = []
+    for index, item in enumerate(raw):
+        try:
+            ties.append((index, CodeRelation.model_validate(item)))
+        except ValidationError as error:
+            problems.extend(_pydantic_problems(source, error, ("relations", index), CodeRelation, item))
+    return ties
 
 
 def _pydantic_problems(source: Source, error: ValidationError, prefix: YamlPath, model: type, raw: Any = None) -> list[LintProblem]:
@@ -395,6 +419,8 @@ def _did_you_mean(key: str, path: YamlPath) -> str:
     names = [part for part in path if isinstance(part, str)]
     if "rules" in names[:-1]:
         model: type = RulesSpec
+    elif names[:1] == ["relations"]:
+        model = CodeRelation
     elif "relations" in names[:-1]:
         model = _Relation
     elif "codes" in names[:-1]:
@@ -553,6 +579,7 @@ def check_resolved(resolved: Resolved, problems: list[LintProblem], *, validate_
                     report(code_id, "error", f"code {code_id!r}: empty entry in {name}", origin.rule_origin(name, index))
                 elif item == code_id:
                     report(code_id, "warning", f"code {code_id!r} {name} itself", origin.rule_origin(name, index))
+    _check_ties(resolved, problems)
     for cycle in _parent_cycles(codes):
         first = cycle[0]
         report(first, "error", "parent cycle: " + " -> ".join([*cycle, first]), origins[first].field_origin("parent"), "codes form a tree: break the cycle by changing one `parent:`")
@@ -565,6 +592,33 @@ def check_resolved(resolved: Resolved, problems: list[LintProblem], *, validate_
             source, path = origins[code["id"]].code
             problems.extend(_pydantic_problems(source, error, path, Code))
     return result
+
+
+def _check_ties(resolved: Resolved, problems: list[LintProblem]) -> None:
+    """Top-level ties: unknown code ids are errors; ties to self and repeated ties are warnings."""
+    codes = resolved.codes
+    seen: dict[tuple[str, str, str], str] = {}
+    for tie, (source, path) in resolved.relations:
+        for end in ("from", "to"):
+            code_id = tie.from_ if end == "from" else tie.to
+            if code_id not in codes and resolved.complete:
+                close = difflib.get_close_matches(code_id, list(codes), n=1)
+                problems.append(
+                    source.problem(
+                        "error",
+                        f"relation {tie.from_} {tie.type} {tie.to}: unknown code {code_id!r}",
+                        (*path, end),
+                        f"did you mean '{close[0]}'?" if close else "name an existing code id",
+                    )
+                )
+        if tie.from_ == tie.to:
+            problems.append(source.problem("warning", f"relation {tie.from_} {tie.type} {tie.to} ties a code to itself", path))
+        elif tie.key in seen:
+            problems.append(
+                source.problem("warning", f"relation {tie.from_} {tie.type} {tie.to} is stated twice (first at {seen[tie.key]})", path, "remove one")
+            )
+        else:
+            seen[tie.key] = format_yaml_path(path)
 
 
 def _parent_cycles(codes: dict[str, dict[str, Any]]) -> list[list[str]]:
@@ -630,6 +684,7 @@ def load_codebook(ref: str | Path, *, base_dir: Path | None = None, validate_pat
         description=resolved.description,
         source_path=resolved.source.path,
         chain=[str(path) for path in resolved.chain],
+        relations=[tie for tie, _ in resolved.relations],
     )
 
 

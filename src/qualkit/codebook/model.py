@@ -16,7 +16,10 @@ from pydantic import BaseModel, ConfigDict, Field
 CODE_ID_PATTERN = r"^[a-z][a-z0-9-]*$"
 SCHEMA_ID = "https://qualkit.dev/schemas/codebook-1.0.json"
 
-RelationType = Literal["tension-with", "synergy-with", "see-also", "part-of"]
+RelationType = Literal["tension-with", "synergy-with", "see-also", "part-of", "serves", "hinders"]
+#: Relation types that tie a code to a lens code (e.g. a practice that serves velocity); the
+#: analysis of :mod:`qualkit.analysis.lenses` reads them.
+TIE_TYPES = ("serves", "hinders")
 PhraseAttr = Literal["LEMMA", "LOWER"]
 
 #: Rule lists appended by an extending codebook, in the order used for rule names.
@@ -32,9 +35,33 @@ class _Strict(BaseModel):
 class Relation(_Strict):
     """A typed link from one code to another."""
 
-    type: RelationType = Field(..., description="tension-with | synergy-with | see-also | part-of")
+    type: RelationType = Field(..., description="tension-with | synergy-with | see-also | part-of | serves | hinders")
     code: str = Field(..., description="Id of the related code.")
     note: str = Field("", description="Why the codes are related (shown in reports).")
+
+
+class CodeRelation(_Strict):
+    """A typed tie between two codes, stated in the codebook's top-level ``relations`` list.
+
+    ``serves`` and ``hinders`` tie a code to a lens such as velocity: a practice that serves
+    it, a pain point that hinders it. A code that serves one lens and hinders another is a
+    tension between them; a code that serves two is a synergy."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    from_: str = Field(..., alias="from", description="Id of the code the tie starts from (e.g. a practice).")
+    type: RelationType = Field(..., description="serves | hinders | tension-with | synergy-with | see-also | part-of")
+    to: str = Field(..., description="Id of the code it is tied to (e.g. velocity).")
+    note: str = Field("", description="Why, with the paper's section (shown in reports).")
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.from_, self.type, self.to)
+
+    def as_dict(self) -> dict[str, str]:
+        """The tie in the file format (``from``, ``type``, ``to``, ``note`` when given)."""
+        data = self.model_dump(by_alias=True)
+        return {key: value for key, value in data.items() if value != "" or key != "note"}
 
 
 class RulesSpec(_Strict):
@@ -99,6 +126,11 @@ class CodebookSpec(_Strict):
     )
     retire: list[str] = Field(default_factory=list, description="Inherited code ids to drop (only with extends).")
     codes: list[CodeSpec] = Field(default_factory=list, description="The codes, parents usually before children.")
+    relations: list[CodeRelation] = Field(
+        default_factory=list,
+        description="Typed ties between codes (from, type, to, note), e.g. a practice that serves velocity; an "
+        "extending codebook appends to the inherited ones.",
+    )
 
 
 # -- the resolved form ----------------------------------------------------------------------
@@ -183,6 +215,7 @@ class Codebook:
         description: str = "",
         source_path: Path | None = None,
         chain: list[str] | None = None,
+        relations: list[CodeRelation] | None = None,
     ) -> None:
         self.name = name
         self.version = version
@@ -190,6 +223,7 @@ class Codebook:
         self.source_path = source_path
         self.chain = chain or []  # the files this codebook was resolved from, base last
         self.codes: dict[str, Code] = {code.id: code for code in codes}
+        self.relations: list[CodeRelation] = list(relations or [])  # the top-level ties, file order
         self._children: dict[str | None, list[str]] = {}
         for code in codes:
             self._children.setdefault(code.parent, []).append(code.id)
@@ -197,13 +231,19 @@ class Codebook:
 
     # -- identity ---------------------------------------------------------------------------
     def to_resolved_dict(self) -> dict[str, Any]:
-        """The resolved codebook as plain data (codes in file order): what the store keeps."""
-        return {
+        """The resolved codebook as plain data (codes in file order): what the store keeps.
+
+        ``relations`` (the top-level ties) is present only when there are some, so codebooks
+        without them keep the hash they had before ties existed."""
+        data: dict[str, Any] = {
             "name": self.name,
             "version": self.version,
             "description": self.description,
             "codes": [_code_dict(code) for code in self.codes.values()],
         }
+        if self.relations:
+            data["relations"] = [relation.as_dict() for relation in self.relations]
+        return data
 
     @classmethod
     def from_resolved_dict(cls, data: dict[str, Any], *, source_path: Path | None = None) -> "Codebook":
@@ -214,12 +254,27 @@ class Codebook:
             version=data.get("version"),
             description=data.get("description", ""),
             source_path=source_path,
+            relations=[CodeRelation.model_validate(item) for item in data.get("relations") or []],
         )
 
     def _hash_form(self) -> dict[str, Any]:
         data = self.to_resolved_dict()
         data["codes"] = sorted(data["codes"], key=lambda code: code["id"])
+        if "relations" in data:
+            data["relations"] = sorted(data["relations"], key=lambda r: (r["from"], r["type"], r["to"], r.get("note", "")))
         return data
+
+    def ties(self, types: tuple[str, ...] | None = None) -> list[CodeRelation]:
+        """Every relation as a tie ``from -> to``: each code's own ``relations`` entries, then the
+        top-level list; duplicates dropped, optionally only the given types."""
+        result: dict[tuple[str, str, str], CodeRelation] = {}
+        for code in self.codes.values():
+            for relation in code.relations:
+                tie = CodeRelation(from_=code.id, type=relation.type, to=relation.code, note=relation.note)
+                result.setdefault(tie.key, tie)
+        for tie in self.relations:
+            result.setdefault(tie.key, tie)
+        return [tie for tie in result.values() if types is None or tie.type in types]
 
     @property
     def short_hash(self) -> str:
@@ -312,6 +367,8 @@ class Codebook:
                 item["rules"] = rules
             codes.append(item)
         data["codes"] = codes
+        if self.relations:
+            data["relations"] = [relation.as_dict() for relation in self.relations]
         return data
 
     def to_yaml(self) -> str:
@@ -330,6 +387,7 @@ __all__ = [
     "CODE_ID_PATTERN",
     "Code",
     "CodeSpec",
+    "CodeRelation",
     "Codebook",
     "CodebookSpec",
     "MATCH_RULE_KINDS",
@@ -337,4 +395,5 @@ __all__ = [
     "Relation",
     "Rules",
     "RulesSpec",
+    "TIE_TYPES",
 ]
