@@ -99,7 +99,7 @@ def coded(tmp_path: Path):
 
 def test_compare_coders_per_code_overall_and_disagreements(coded):
     study, run_id = coded
-    result = compare_coders(study, "human:alice", f"run:{run_id}", unit="turn", uncoded_sample=0)
+    result = compare_coders(study, "human:alice", f"run:{run_id}", unit="turn", uncoded_sample=0, scope="either")
     # coded turns: P1#1, P1#3, P2#1, P2#2, P2#3 -> 5 units, no uncoded sample
     assert result.overall["n_units"] == 5 and result.overall["n_uncoded_sampled"] == 0
     per = result.per_code.set_index("code_id")
@@ -126,8 +126,8 @@ def test_compare_coders_per_code_overall_and_disagreements(coded):
 def test_uncoded_sample_is_seeded_and_limited(coded):
     study, run_id = coded
     # participant turns nobody coded: P1#4 ("Lunch was nice.") and none in P2 -> 1 available
-    first = compare_coders(study, "human:alice", f"run:{run_id}", unit="turn", uncoded_sample=1.0, seed=3)
-    again = compare_coders(study, "human:alice", f"run:{run_id}", unit="turn", uncoded_sample=1.0, seed=3)
+    first = compare_coders(study, "human:alice", f"run:{run_id}", unit="turn", uncoded_sample=1.0, seed=3, scope="either")
+    again = compare_coders(study, "human:alice", f"run:{run_id}", unit="turn", uncoded_sample=1.0, seed=3, scope="either")
     assert first.overall["n_uncoded_available"] == 1 and first.overall["n_uncoded_sampled"] == 1
     assert first.overall["n_units"] == 6
     assert first.per_code.equals(again.per_code)
@@ -137,7 +137,8 @@ def test_uncoded_sample_is_seeded_and_limited(coded):
 
 def test_codes_option_limits_the_comparison(coded):
     study, run_id = coded
-    result = compare_coders(study, "human:alice", f"run:{run_id}", unit="turn", codes=["drift", "unused"], uncoded_sample=0)
+    result = compare_coders(study, "human:alice", f"run:{run_id}", unit="turn", codes=["drift", "unused"], uncoded_sample=0,
+                            scope="either")
     assert list(result.per_code["code_id"]) == ["drift", "unused"]
     assert result.overall["n_units"] == 2  # only units coded with drift
     assert any("unused" in w for w in result.warnings)
@@ -146,12 +147,39 @@ def test_codes_option_limits_the_comparison(coded):
 def test_cli_agree_json_and_text(coded):
     study, run_id = coded
     runner = CliRunner()
-    out = runner.invoke(main, ["--study", str(study.root), "agree", "human:alice", f"run:{run_id}", "--unit", "turn", "--json"])
+    out = runner.invoke(main, ["--study", str(study.root), "agree", "human:alice", f"run:{run_id}", "--unit", "turn", "--scope", "either", "--json"])
     assert out.exit_code == 0, out.output
     data = json.loads(out.output)
     assert data["overall"]["n_codes"] == 3 and data["n_disagreements"] == 4
     assert {row["code_id"] for row in data["per_code"]} == {"drift", "validation", "velocity"}
-    text = runner.invoke(main, ["--study", str(study.root), "agree", "human:alice", f"run:{run_id}", "--unit", "turn"])
+    text = runner.invoke(main, ["--study", str(study.root), "agree", "human:alice", f"run:{run_id}", "--unit", "turn", "--scope", "either"])
     assert text.exit_code == 0 and "kappa" in text.output and "Validation takes forever" in text.output
     bad = runner.invoke(main, ["--study", str(study.root), "agree", "human:alice", "human:nobody"])
     assert bad.exit_code == 1 and "nobody" in bad.output
+
+
+def test_default_scope_is_the_human_coders_units(coded):
+    """A run is judged only where the human coded: P2's last turn, which alice never coded, does not count."""
+    study, run_id = coded
+    result = compare_coders(study, "human:alice", f"run:{run_id}", unit="turn")
+    assert result.scope == "coded-by-a" and "only the 4 turn segments that human:alice coded" in result.unit_note
+    assert result.overall["n_units"] == 4 and result.overall["n_uncoded_sampled"] == 0
+    per = result.per_code.set_index("code_id")
+    assert per.loc["velocity", "b_count"] == 2  # P1#1 and P2#2; the run's P2#3 is out of scope
+    swapped = compare_coders(study, f"run:{run_id}", "human:alice", unit="turn")
+    assert swapped.scope == "coded-by-b" and swapped.overall["n_units"] == 4
+    everything = compare_coders(study, "human:alice", f"run:{run_id}", unit="turn", scope="all")
+    assert everything.overall["n_units"] == 6  # every participant turn of P1 and P2
+    with pytest.raises(InputError):
+        compare_coders(study, "human:alice", f"run:{run_id}", scope="mine")
+
+
+def test_cli_agree_states_the_scope(coded):
+    study, run_id = coded
+    out = CliRunner().invoke(main, ["--study", str(study.root), "agree", "human:alice", f"run:{run_id}", "--unit", "turn"])
+    assert out.exit_code == 0, out.output
+    assert "scope coded-by-a" in out.output and "that human:alice coded" in out.output
+    from qualkit.analysis.agreement import SCOPES
+    from qualkit.cli.agree import SCOPES as CLI_SCOPES
+
+    assert SCOPES == CLI_SCOPES

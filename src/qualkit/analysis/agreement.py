@@ -17,6 +17,12 @@ coder coded (with any code in scope) plus a seeded random sample of units neithe
 four coded ones). The sample keeps a coder who codes too much from going unpunished, and
 keeping it small keeps easy agreement on irrelevant text from dominating. The choice, the
 ratio and the counts are stated in :attr:`AgreementResult.unit_note` and in the output.
+
+That is the ``either`` scope. A human coder who coded one interview of ten would still look
+like a poor match for a machine that coded all ten, so the default scope, ``auto``, compares a
+human coder with a run (or a run with a human) only on the units that human coded (``coded-by-a``
+or ``coded-by-b``: every unit the coder coded or decided on, with any code, no uncoded sample).
+``all`` compares every eligible unit. The scope is stated in the output.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from ..errors import InputError
 from ..store import participant_sort_key
 
 DEFAULT_UNCODED_SAMPLE = 0.25
+SCOPES = ("auto", "coded-by-a", "coded-by-b", "either", "all")
 PER_CODE_COLUMNS = ["code_id", "n_units", "percent_agreement", "kappa", "alpha", "precision", "recall", "f1", "a_count", "b_count"]
 DISAGREEMENT_COLUMNS = ["segment_pk", "transcript_id", "participant_id", "code_id", "coder_a", "coder_b", "text"]
 
@@ -149,6 +156,7 @@ class AgreementResult:
     seed: int = 0
     uncoded_sample: float = DEFAULT_UNCODED_SAMPLE
     warnings: list[str] = field(default_factory=list)
+    scope: str = "either"
 
     def as_dict(self, *, max_disagreements: int | None = None) -> dict[str, Any]:
         """Plain JSON-able data (NaN becomes null)."""
@@ -160,6 +168,7 @@ class AgreementResult:
             "unit_note": self.unit_note,
             "seed": self.seed,
             "uncoded_sample": self.uncoded_sample,
+            "scope": self.scope,
             "overall": {key: _clean(value) for key, value in self.overall.items()},
             "per_code": [{key: _clean(value) for key, value in row.items()} for row in self.per_code.to_dict("records")],
             "disagreements": [{key: _clean(value) for key, value in row.items()} for row in disagreements.to_dict("records")],
@@ -207,12 +216,17 @@ def compare_coders(
     codes: Iterable[str] | None = None,
     uncoded_sample: float = DEFAULT_UNCODED_SAMPLE,
     seed: int = 0,
+    scope: str = "auto",
 ) -> AgreementResult:
     """Compare two coders per code and overall (see the module docs for the choice of units).
 
     ``unit``: ``segment`` (the study's unit of analysis, or the run's), ``turn``, ``sentence``
     or ``window:N``. ``codes`` limits the comparison (default: every code either coder used).
+    ``scope``: ``auto`` (the human coder's units when exactly one coder is human, else
+    ``either``), ``coded-by-a``, ``coded-by-b``, ``either`` or ``all``.
     """
+    if scope not in SCOPES:
+        raise InputError(f"unknown scope {scope!r}", hint=f"choose one of: {', '.join(SCOPES)}")
     if uncoded_sample < 0:
         raise InputError(f"uncoded_sample must be 0 or more, not {uncoded_sample}", hint="e.g. 0.25")
     if coder_a == coder_b:
@@ -221,14 +235,14 @@ def compare_coders(
     a = _load(study, coder_a, wanted_unit)
     resolved_unit = str(a.attrs.get("unit") or wanted_unit or study.config.coding.unit)
     b = _load(study, coder_b, resolved_unit)
-    scope = list(dict.fromkeys(codes)) if codes else sorted(set(a["code_id"]) | set(b["code_id"]))
+    in_scope = list(dict.fromkeys(codes)) if codes else sorted(set(a["code_id"]) | set(b["code_id"]))
     warnings = []
     if codes:
-        unused = [code for code in scope if code not in set(a["code_id"]) | set(b["code_id"])]
+        unused = [code for code in in_scope if code not in set(a["code_id"]) | set(b["code_id"])]
         if unused:
             warnings.append(f"neither coder used: {', '.join(unused)}")
-    a = a[a["code_id"].isin(scope)]
-    b = b[b["code_id"].isin(scope)]
+    a = a[a["code_id"].isin(in_scope)]
+    b = b[b["code_id"].isin(in_scope)]
     a_sets = {code: set(group["segment_pk"]) for code, group in a.groupby("code_id")}
     b_sets = {code: set(group["segment_pk"]) for code, group in b.groupby("code_id")}
     coded = set(a["segment_pk"]) | set(b["segment_pk"])
@@ -236,10 +250,19 @@ def compare_coders(
     universe = _universe(study, resolved_unit)
     include_interviewer = bool(getattr(getattr(study.config, "coding", None), "include_interviewer", False))
     eligible = universe if include_interviewer else universe[universe["role"] == "participant"]
+    scope = _resolve_scope(scope, coder_a, coder_b)
     uncoded = sorted(set(eligible["segment_pk"]) - coded)
-    k = min(len(uncoded), int(round(uncoded_sample * len(coded))))
-    sampled = sorted(random.Random(seed).sample(uncoded, k)) if k else []
-    units = universe[universe["segment_pk"].isin(coded | set(sampled))].copy()
+    sampled: list[int] = []
+    if scope == "either":
+        k = min(len(uncoded), int(round(uncoded_sample * len(coded))))
+        sampled = sorted(random.Random(seed).sample(uncoded, k)) if k else []
+        units = universe[universe["segment_pk"].isin(coded | set(sampled))].copy()
+    elif scope == "all":
+        units = universe[universe["segment_pk"].isin(set(eligible["segment_pk"]) | coded)].copy()
+    else:
+        who = coder_a if scope == "coded-by-a" else coder_b
+        decided = _decided_units(study, who, resolved_unit)
+        units = universe[universe["segment_pk"].isin(decided)].copy()
     order = {tid: i for i, tid in enumerate(sorted(units["transcript_id"].unique(), key=participant_sort_key))}
     units["_rank"] = units["transcript_id"].map(order)
     units = units.sort_values(["_rank", "ordinal"]).drop(columns="_rank").reset_index(drop=True)
@@ -248,7 +271,7 @@ def compare_coders(
     records = []
     pooled_a: list[bool] = []
     pooled_b: list[bool] = []
-    for code in scope:
+    for code in in_scope:
         va = [pk in a_sets.get(code, set()) for pk in unit_pks]
         vb = [pk in b_sets.get(code, set()) for pk in unit_pks]
         pooled_a.extend(va)
@@ -275,7 +298,7 @@ def compare_coders(
         "n_coded_units": len(coded),
         "n_uncoded_sampled": len(sampled),
         "n_uncoded_available": len(uncoded),
-        "n_codes": len(scope),
+        "n_codes": len(in_scope),
         "n_decisions": len(pooled_a),
         "percent_agreement": percent_agreement(pooled_a, pooled_b),
         "kappa": cohen_kappa(pooled_a, pooled_b),
@@ -291,18 +314,26 @@ def compare_coders(
     texts = dict(zip(units["segment_pk"], zip(units["transcript_id"], units["participant_id"], units["text"])))
     rows = []
     for pk in unit_pks:
-        for code in scope:
+        for code in in_scope:
             in_a, in_b = pk in a_sets.get(code, set()), pk in b_sets.get(code, set())
             if in_a != in_b:
                 transcript_id, participant_id, text = texts[pk]
                 rows.append((pk, transcript_id, participant_id, code, in_a, in_b, text))
     disagreements = pd.DataFrame(rows, columns=DISAGREEMENT_COLUMNS)
-    note = (
-        f"units: {resolved_unit} segments that at least one coder coded with a code in scope ({len(coded)}) plus a seeded "
-        f"random sample (seed {seed}) of uncoded {'' if include_interviewer else 'participant '}segments, "
-        f"{uncoded_sample:g} x the coded units ({len(sampled)} of {len(uncoded)} available); "
-        "uncoded text is not counted wholesale as agreement, which would inflate kappa"
-    )
+    if scope == "either":
+        note = (
+            f"scope either: {resolved_unit} segments that at least one coder coded with a code in scope ({len(coded)}) plus a seeded "
+            f"random sample (seed {seed}) of uncoded {'' if include_interviewer else 'participant '}segments, "
+            f"{uncoded_sample:g} x the coded units ({len(sampled)} of {len(uncoded)} available); "
+            "uncoded text is not counted wholesale as agreement, which would inflate kappa"
+        )
+    elif scope == "all":
+        note = (f"scope all: every {'' if include_interviewer else 'participant '}{resolved_unit} segment of the current "
+                f"transcripts ({len(unit_pks)}), uncoded ones counted as agreement on 'not this code'")
+    else:
+        who = coder_a if scope == "coded-by-a" else coder_b
+        note = (f"scope {scope}: only the {len(unit_pks)} {resolved_unit} segments that {who} coded (or decided on); "
+                "text that coder never coded is left out")
     if not unit_pks:
         warnings.append("no units to compare: neither coder coded anything in scope")
     return AgreementResult(
@@ -316,7 +347,42 @@ def compare_coders(
         seed=seed,
         uncoded_sample=uncoded_sample,
         warnings=warnings,
+        scope=scope,
     )
+
+
+def _resolve_scope(scope: str, coder_a: str, coder_b: str) -> str:
+    """``auto`` becomes the human coder's units when exactly one of the two coders is human."""
+    if scope != "auto":
+        return scope
+    human_a = all(part.strip().startswith("human:") for part in coder_a.split("+"))
+    human_b = all(part.strip().startswith("human:") for part in coder_b.split("+"))
+    if human_a and not human_b:
+        return "coded-by-a"
+    if human_b and not human_a:
+        return "coded-by-b"
+    return "either"
+
+
+def _decided_units(study: Any, coder: str, unit: str) -> set[int]:
+    """Segments of ``unit`` that ``coder`` coded (a run: any application; a human: any coding or decision)."""
+    from .codings import parse_coder
+
+    units: set[int] = set()
+    for spec in parse_coder(coder):
+        if spec.kind == "run":
+            rows = study.store.query("SELECT DISTINCT segment_pk FROM code_applications WHERE run_id = ?", (int(spec.value),))
+        else:
+            rows = study.store.query(
+                """SELECT DISTINCT s.pk AS segment_pk FROM human_codings hc
+                   JOIN turns tu ON tu.pk = hc.turn_pk JOIN transcripts t ON t.pk = hc.transcript_pk
+                   JOIN segments s ON s.turn_pk = hc.turn_pk AND s.unit = ?
+                   WHERE hc.coder = ? AND t.is_current = 1
+                     AND s.start_char < COALESCE(hc.end_char, LENGTH(tu.text)) AND COALESCE(hc.start_char, 0) < s.end_char""",
+                (unit, spec.value),
+            )
+        units.update(int(row["segment_pk"]) for row in rows)
+    return units
 
 
 def _nanmean(values: Iterable[float]) -> float:
@@ -327,6 +393,7 @@ def _nanmean(values: Iterable[float]) -> float:
 __all__ = [
     "AgreementResult",
     "DEFAULT_UNCODED_SAMPLE",
+    "SCOPES",
     "cohen_kappa",
     "compare_coders",
     "krippendorff_alpha",

@@ -95,9 +95,9 @@ def run_unit(row: sqlite3.Row) -> str | None:
 
 
 def coders(study_or_store: Any) -> list[str]:
-    """Every coder this study has: ``run:ID`` for successful rules runs, ``human:NAME`` per human coder."""
+    """Every coder this study has: ``run:ID`` for successful rules and learned runs, ``human:NAME`` per human coder."""
     store = _store_of(study_or_store)
-    runs = store.query("SELECT id FROM runs WHERE kind = 'rules' AND status = 'ok' ORDER BY id")
+    runs = store.query("SELECT id FROM runs WHERE kind IN ('rules', 'learned') AND status = 'ok' ORDER BY id")
     humans = store.query("SELECT DISTINCT coder FROM human_codings ORDER BY coder")
     return [f"run:{row['id']}" for row in runs] + [f"human:{row['coder']}" for row in humans]
 
@@ -153,7 +153,7 @@ FROM human_codings hc
 JOIN turns tu ON tu.pk = hc.turn_pk
 JOIN transcripts t ON t.pk = hc.transcript_pk
 JOIN segments s ON s.turn_pk = hc.turn_pk AND s.unit = ?
-WHERE hc.coder = ?
+WHERE hc.coder = ? AND hc.decision != 'rejected'
   AND s.start_char < COALESCE(hc.end_char, LENGTH(tu.text))
   AND COALESCE(hc.start_char, 0) < s.end_char
 """
@@ -205,10 +205,10 @@ def load_codings(study_or_store: Any, coder: str | None = None, *, unit: str | N
     for spec in specs:
         if spec.kind == "run":
             row = store.run(int(spec.value))
-            if row["kind"] != "rules":
+            if row["kind"] not in ("rules", "learned"):
                 raise NotFoundError(
-                    f"run {spec.value} is of kind {row['kind']!r}, not a rules run: it has no codings",
-                    hint="choose a run of kind 'rules' (`qualkit runs list` shows each run's kind), or a human coder",
+                    f"run {spec.value} is of kind {row['kind']!r}, not a rules run (nor a learned one): it has no codings",
+                    hint="choose a run of kind 'rules' or 'learned' (`qualkit runs list` shows each run's kind), or a human coder",
                 )
             if row["status"] != "ok":
                 raise NotFoundError(

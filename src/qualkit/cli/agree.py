@@ -10,6 +10,8 @@ import click
 #: Mirrors ``qualkit.analysis.agreement.DEFAULT_UNCODED_SAMPLE`` (a test keeps them equal) so that
 #: loading the CLI does not import pandas.
 DEFAULT_UNCODED_SAMPLE = 0.25
+#: Mirrors ``qualkit.analysis.agreement.SCOPES`` (a test keeps them equal).
+SCOPES = ("auto", "coded-by-a", "coded-by-b", "either", "all")
 from ._common import echo_json, get_study, handle_errors, json_option
 
 
@@ -27,26 +29,31 @@ def _fmt(value: float | int | None) -> str:
 @click.option("--codes", multiple=True, help="Codes to compare (repeat or comma-separate; default: every code used).")
 @click.option("--uncoded-sample", type=click.FloatRange(min=0), default=DEFAULT_UNCODED_SAMPLE, show_default=True,
               help="Uncoded units sampled, as a multiple of the coded units.")
+@click.option("--scope", type=click.Choice(SCOPES), default="auto", show_default=True,
+              help="Units compared: auto (the human coder's units when one coder is human, else either), "
+              "coded-by-a, coded-by-b, either (coded by either plus a sample of uncoded), all.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the uncoded-unit sample.")
 @click.option("--max-disagreements", type=int, default=20, show_default=True, help="Disagreements to show (0: none).")
 @json_option
 @click.pass_context
 @handle_errors
-def agree_command(ctx, coder_a, coder_b, unit, codes, uncoded_sample, seed, max_disagreements, as_json) -> None:
+def agree_command(ctx, coder_a, coder_b, unit, codes, uncoded_sample, scope, seed, max_disagreements, as_json) -> None:
     """Agreement of CODER_B with CODER_A (run:ID or human:NAME): per code and overall.
 
     Percent agreement, Cohen's kappa, Krippendorff's alpha (nominal), and precision, recall
-    and F1 of B against A, over the units either coder coded plus a seeded sample of uncoded ones.
+    and F1 of B against A. By default a human coder is compared only on the units they coded
+    (--scope); two runs or two humans on the units either coded plus a seeded sample of uncoded ones.
     """
     from ..analysis.agreement import compare_coders
 
     wanted = [code.strip() for item in codes for code in item.split(",") if code.strip()] or None
-    result = compare_coders(get_study(ctx), coder_a, coder_b, unit=unit, codes=wanted, uncoded_sample=uncoded_sample, seed=seed)
+    result = compare_coders(get_study(ctx), coder_a, coder_b, unit=unit, codes=wanted, uncoded_sample=uncoded_sample, seed=seed,
+                            scope=scope)
     if as_json:
         echo_json({"ok": True, **result.as_dict()})
         return
     o = result.overall
-    click.echo(f"Agreement of {coder_b} with {coder_a} ({result.unit} units)")
+    click.echo(f"Agreement of {coder_b} with {coder_a} ({result.unit} units, scope {result.scope})")
     click.echo(f"  {result.unit_note}")
     click.echo(
         f"Overall over {o['n_units']} units x {o['n_codes']} codes = {o['n_decisions']} decisions: "

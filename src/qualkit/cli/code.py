@@ -20,6 +20,11 @@ _COLOURS = ("yellow", "cyan", "magenta", "green", "blue", "red", "bright_yellow"
 @click.option("--backend", type=click.Choice(["local", "dask"]), help="Execution backend (default: [execution] backend).")
 @click.option("--workers", type=click.IntRange(min=1), help="Dask: start a local cluster of N worker processes.")
 @click.option("--scheduler", help="Dask: address of an existing scheduler, e.g. tcp://10.0.0.5:8786.")
+@click.option("--pass", "pass_name", type=click.Choice(["rules", "learned"]), default="rules", show_default=True,
+              help="rules: the codebook's rules; learned: classifiers trained on the human codings.")
+@click.option("--coder", help="learned: the human coder to learn from (default: every human coder, pooled).")
+@click.option("--seed", type=int, default=0, show_default=True, help="learned: seed of folds and classifiers.")
+@click.option("--embedding", help="learned: add sentence embeddings of a local model (folder, minilm, or package).")
 @json_option
 @click.pass_context
 @handle_errors
@@ -31,9 +36,13 @@ def code(
     backend: str | None,
     workers: int | None,
     scheduler: str | None,
+    pass_name: str,
+    coder: str | None,
+    seed: int,
+    embedding: str | None,
     as_json: bool,
 ) -> None:
-    """Code every transcript with the codebook's rules and record a run."""
+    """Code every transcript (the codebook's rules, or --pass learned) and record a run."""
     if ctx.invoked_subcommand is not None:
         return
     from ..coding.rules import run_rules
@@ -42,6 +51,9 @@ def code(
     ref: str | Path | None = codebook_ref
     if codebook_ref is not None and Path(codebook_ref).exists():
         ref = Path(codebook_ref).resolve()  # a path on the command line is relative to the working folder
+    if pass_name == "learned":
+        _learned(study, ref, unit, include_interviewer, coder, seed, embedding, as_json)
+        return
     if backend is None and (workers is not None or scheduler):
         backend = "dask"  # --workers/--scheduler only make sense with Dask
     summary = run_rules(
@@ -62,6 +74,32 @@ def code(
     )
     if summary.segments_created:
         click.echo(f"created {summary.segments_created} segments")
+
+
+def _learned(study, ref, unit, include_interviewer, coder, seed, embedding, as_json) -> None:  # type: ignore[no-untyped-def]
+    from ..coding.learned import run_learned
+
+    summary = run_learned(study, coder=coder, codebook=ref, unit=unit, include_interviewer=include_interviewer,
+                          seed=seed, embedding=embedding)
+    if as_json:
+        echo_json({"ok": True, **summary.as_dict()})
+        return
+    click.echo(
+        f"run {summary.run_id} (learned): {len(summary.codes_learned)} codes learned from {summary.training_units} "
+        f"{summary.unit} units coded by {', '.join(summary.coders)} [training set {summary.training_hash[:12]}]"
+    )
+    click.echo(f"{summary.applications} applications on {summary.segments_scored} segments in {summary.seconds:.2f}s")
+    for code_id in summary.codes_learned:
+        cv = summary.cv.get(code_id, {})
+        kappa = cv.get("kappa")
+        click.echo(f"  {code_id}: {summary.code_counts.get(code_id, 0)} applications, threshold "
+                   f"{summary.thresholds[code_id]:.2f}, cross-validated kappa {'-' if kappa is None else f'{kappa:.2f}'}")
+    if summary.skipped:
+        click.secho(f"not learned ({len(summary.skipped)}):", fg="yellow")
+        for code_id in sorted(summary.skipped):
+            click.secho(f"  {summary.skipped[code_id]}", fg="yellow")
+    for message in summary.messages:
+        click.secho(f"note: {message}", fg="yellow")
 
 
 @code.command("explain")

@@ -1,0 +1,169 @@
+"""The learned pass: training labels from codings and decisions, determinism, messages, bad input, CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from learned_fixture import make_learned_study, turn_plan
+from qualkit.analysis.codings import load_codings
+from qualkit.cli import main
+from qualkit.codebook import load_codebook
+from qualkit.coding.learned import NothingToLearnError, run_learned
+from qualkit.coding.learned.model import binary_metrics, fit_learned
+from qualkit.coding.learned.training import load_training
+from qualkit.errors import NotFoundError
+from qualkit.store import utcnow
+
+
+@pytest.fixture
+def learned_study(tmp_path: Path):
+    study = make_learned_study(tmp_path / "study")
+    yield study
+    study.close()
+
+
+def _book(study):
+    return load_codebook(study.config.codebook.path, base_dir=study.root)
+
+
+def _turn_pk(study, transcript: str, idx: int) -> tuple[int, int, int]:
+    row = study.store.query(
+        "SELECT t.pk AS tpk, tu.pk AS upk, LENGTH(tu.text) AS n FROM turns tu JOIN transcripts t ON t.pk = tu.transcript_pk "
+        "WHERE t.id = ? AND t.is_current = 1 AND tu.idx = ?", (transcript, idx))[0]
+    return row["tpk"], row["upk"], row["n"]
+
+
+def _add_decision(study, coder: str, transcript: str, idx: int, code: str, decision: str, *, turn: bool = True) -> None:
+    tpk, upk, n = _turn_pk(study, transcript, idx)
+    with study.store.transaction() as conn:
+        conn.execute(
+            """INSERT INTO human_codings (coder, transcript_pk, turn_pk, start_char, end_char, code_id, created_at, decision, origin)
+               VALUES (?, ?, ?, 0, ?, ?, ?, ?, 'workbench')""",
+            (coder, tpk, upk if turn else None, n, code, utcnow(), decision),
+        )
+
+
+def _applications(study, run_id: int) -> list[tuple]:
+    return [tuple(r) for r in study.store.query(
+        "SELECT segment_pk, code_id, score, evidence FROM code_applications WHERE run_id = ? ORDER BY segment_pk, code_id", (run_id,))]
+
+
+def test_labels_come_from_codings_and_the_codebook_examples(learned_study):
+    training = load_training(learned_study.store, _book(learned_study), unit="turn")
+    assert training.coders == ["alice"]
+    # alice coded the 12 theme turns of each of P1..P3 (36) plus one "other" turn with tooling only
+    assert len(training.segment_pks) == 37
+    assert training.positives("velocity") == 12 and training.negatives("velocity") == 25
+    assert training.positives("tooling") == 3
+    assert training.weak["velocity"] == ["we ship a model every day", "speed of experiments is what we optimise"]
+
+
+def test_rejections_are_negatives_not_codings(learned_study):
+    # alice rejects a drift suggestion on P4's first participant turn (turn idx 1), never coded otherwise
+    _add_decision(learned_study, "alice", "P4", 1, "drift", "rejected")
+    training = load_training(learned_study.store, _book(learned_study), unit="turn")
+    assert len(training.segment_pks) == 38
+    row = training.texts.index(turn_plan("P4")[0][1])
+    assert training.labels["drift"][row] == 0  # rejected there: a negative for drift
+    assert training.labels["velocity"][row] == -1  # nothing was said about velocity there
+    coded = load_codings(learned_study, "human:alice", unit="turn")
+    assert turn_plan("P4")[0][1] not in set(coded["text"])  # a rejection is not a coding
+
+
+def test_same_inputs_give_the_same_codes(learned_study):
+    first = run_learned(learned_study)
+    second = run_learned(learned_study)
+    assert first.run_id != second.run_id
+    assert first.training_hash == second.training_hash
+    assert _applications(learned_study, first.run_id) == _applications(learned_study, second.run_id)
+    assert first.applications > 0 and set(first.codes_learned) == {"drift", "validation", "velocity"}
+    run = learned_study.store.run(first.run_id)
+    params = json.loads(run["parameters"])
+    assert run["kind"] == "learned" and run["status"] == "ok"
+    assert params["training_hash"] == first.training_hash and params["seed"] == 0
+    assert params["codes"]["velocity"]["positives"] == 12
+    other_seed = run_learned(learned_study, seed=1)
+    assert other_seed.training_hash != first.training_hash  # the seed is part of the provenance
+
+
+def test_applications_carry_score_and_evidence(learned_study):
+    summary = run_learned(learned_study)
+    rows = learned_study.store.query(
+        "SELECT ca.code_id, ca.score, ca.evidence, s.text FROM code_applications ca JOIN segments s ON s.pk = ca.segment_pk "
+        "WHERE ca.run_id = ? AND ca.code_id = 'drift' ORDER BY ca.score DESC", (summary.run_id,))
+    top = rows[0]
+    evidence = json.loads(top["evidence"])
+    assert 0 < top["score"] <= 1 and top["score"] >= evidence["threshold"]
+    terms = [term for term, _ in evidence["top_terms"]]
+    assert terms and all(term.lower() in top["text"].lower() for term in terms if not term.startswith("rule:"))
+    assert evidence["training_hash"] == summary.training_hash[:16]
+    # a learned run is a coder like any other
+    frame = load_codings(learned_study, f"run:{summary.run_id}")
+    assert set(frame["code_id"]) <= {"drift", "validation", "velocity"} and len(frame) == summary.applications
+    # the uncoded P4 turns about drift are found
+    p4_drift = {text for theme, text in turn_plan("P4") if theme == "drift"}
+    found = set(frame[frame["code_id"] == "drift"]["text"])
+    assert len(p4_drift & found) >= len(p4_drift) - 1
+
+
+def test_too_few_examples_are_named_and_the_rest_is_learned(learned_study):
+    summary = run_learned(learned_study)
+    assert summary.skipped["tooling"] == "tooling: 3 human examples, needs 8"
+    assert "tooling" not in summary.code_counts
+
+
+def test_bad_codings_give_messages_and_the_pass_continues(learned_study):
+    _add_decision(learned_study, "alice", "P4", 3, "no-such-code", "coded")
+    _add_decision(learned_study, "alice", "P4", 5, "drift", "coded", turn=False)
+    summary = run_learned(learned_study)
+    assert any(m.startswith("no-such-code: 1 human coding(s) of a code the codebook does not have") for m in summary.messages)
+    assert any("name no turn" in m for m in summary.messages)
+    assert set(summary.codes_learned) == {"drift", "validation", "velocity"}
+
+
+def test_nothing_learnable_stores_nothing(learned_study):
+    # bob coded velocity on 9 turns and nothing else: a single class, no negatives
+    for idx in range(1, 19, 2):
+        _add_decision(learned_study, "bob", "P4", idx, "velocity", "coded")
+    runs_before = learned_study.store.query("SELECT COUNT(*) AS n FROM runs")[0]["n"]
+    with pytest.raises(NothingToLearnError) as error:
+        run_learned(learned_study, coder="bob")
+    assert "velocity: all 9 human decisions are positive (a single class)" in error.value.hint
+    assert learned_study.store.query("SELECT COUNT(*) AS n FROM runs")[0]["n"] == runs_before
+    with pytest.raises(NotFoundError):
+        run_learned(learned_study, coder="carol")
+
+
+def test_fit_learned_on_plain_texts():
+    texts = [f"the cat sat on mat number {i}" for i in range(10)] + [f"stock prices fell on day {i}" for i in range(10)]
+    labels = {"cats": np.array([1] * 10 + [0] * 10), "few": np.array([1, 1] + [0] * 18)}
+    models = fit_learned(texts, labels, seed=3)
+    assert set(models.models) == {"cats"} and models.skipped[0].reason == "few: 2 human examples, needs 8"
+    decisions = models.decide(models.predict(["a cat on a mat", "prices of stock rose"]))
+    assert decisions["cats"].tolist() == [True, False]
+    assert binary_metrics(np.array([1, 0, 1, 0]), np.array([1, 0, 0, 0]))["kappa"] == pytest.approx(0.5)
+
+
+def test_cli_code_pass_learned(learned_study):
+    runner = CliRunner()
+    root = str(learned_study.root)
+    out = runner.invoke(main, ["--study", root, "code", "--pass", "learned"])
+    assert out.exit_code == 0, out.output
+    assert "(learned)" in out.output and "tooling: 3 human examples, needs 8" in out.output
+    data = json.loads(runner.invoke(main, ["--study", root, "code", "--pass", "learned", "--coder", "alice", "--json"]).output)
+    assert data["ok"] and data["coders"] == ["alice"] and data["skipped"] == {"tooling": "tooling: 3 human examples, needs 8"}
+    bad = runner.invoke(main, ["--study", root, "code", "--pass", "learned", "--coder", "nobody"])
+    assert bad.exit_code == 1 and "no human coder 'nobody'" in bad.output and "Traceback" not in bad.output
+
+
+def test_cli_learned_without_codings(tmp_path):
+    study = make_learned_study(tmp_path / "study", codings=False)
+    root = str(study.root)
+    study.close()
+    out = CliRunner().invoke(main, ["--study", root, "code", "--pass", "learned"])
+    assert out.exit_code == 1 and "no human codings to learn from" in out.output
