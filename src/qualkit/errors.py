@@ -105,6 +105,12 @@ class NotFoundError(StoreError):
     code = "QK404"
 
 
+class ConflictError(QualkitError):
+    """The data changed since the user last saw it (a stale page); nothing was changed."""
+
+    code = "QK409"
+
+
 class ConfigError(QualkitError):
     """qualkit.toml is missing, malformed, or names things that do not exist."""
 

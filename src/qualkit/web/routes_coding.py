@@ -1,0 +1,80 @@
+"""JSON endpoints for coding by hand: codes (type-ahead), new codes, code a span, remove,
+re-span, undo. Every POST is token- and CSRF-checked by the app."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, request
+
+from ..errors import InputError
+from ..workbench.codes import add_code, code_catalogue
+from ..workbench.edits import add_coding, remove_coding, respan_coding
+from .app import coder, json_ok, record, study, undo_stack
+
+bp = Blueprint("coding", __name__)
+
+
+def _body() -> dict[str, Any]:
+    data = request.get_json(silent=True) if request.is_json else request.form.to_dict()
+    if not isinstance(data, dict):
+        raise InputError("the request body is not a JSON object", hint="use the workbench's pages")
+    return data
+
+
+def _pk(value: Any, name: str) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} {value!r} is not a number", hint="reload the page") from None
+
+
+@bp.get("/api/codes")
+def codes() -> object:
+    """Every code of the study's codebook: id, label, definition, parent (for the type-ahead)."""
+    catalogue = code_catalogue(study())
+    return json_ok(codes=[info.as_dict() for info in catalogue.values()])
+
+
+@bp.post("/api/codes")
+def new_code() -> object:
+    data = _body()
+    info = add_code(study(), str(data.get("id", "")), str(data.get("label", "")), definition=str(data.get("definition", "")),
+                    parent=str(data.get("parent") or "") or None)
+    return json_ok(code=info.as_dict())
+
+
+@bp.post("/api/codings")
+def code_span() -> object:
+    data = _body()
+    code_ids = data.get("codes") or []
+    if isinstance(code_ids, str):
+        code_ids = [part for part in code_ids.split(",") if part]
+    turn = _pk(data.get("turn"), "turn")
+    if turn is None:
+        raise InputError("no turn given", hint="select text inside a turn")
+    change = record(add_coding(
+        study(), coder(), str(data.get("transcript", "")), turn, data.get("start"), data.get("end"), [str(c) for c in code_ids],
+        transcript_pk=_pk(data.get("transcript_pk"), "transcript version"),
+    ))
+    return json_ok(change=change.as_dict())
+
+
+@bp.post("/api/codings/<int:coding_pk>/delete")
+def delete(coding_pk: int) -> object:
+    return json_ok(change=record(remove_coding(study(), coder(), coding_pk)).as_dict())
+
+
+@bp.post("/api/codings/<int:coding_pk>/span")
+def respan(coding_pk: int) -> object:
+    data = _body()
+    change = record(respan_coding(study(), coder(), coding_pk, data.get("start"), data.get("end"),
+                                  transcript_pk=_pk(data.get("transcript_pk"), "transcript version")))
+    return json_ok(change=change.as_dict())
+
+
+@bp.post("/api/undo")
+def undo() -> object:
+    return json_ok(message=undo_stack().undo_last(study(), coder()))

@@ -1,0 +1,54 @@
+"""The review queue: a run's suggestions one at a time, decided with the keyboard."""
+
+from __future__ import annotations
+
+from flask import Blueprint, redirect, request, url_for
+
+from ..errors import InputError
+from ..workbench.review import ORDERINGS, decide, queue_position, review_progress, review_run
+from .app import coder, json_ok, record, render, study, wants_json
+
+bp = Blueprint("review", __name__)
+
+
+def _int(value: str | None, name: str) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        return int(value)  # type: ignore[arg-type]
+    except ValueError:
+        raise InputError(f"{name} {value!r} is not a number", hint="use the page's links") from None
+
+
+@bp.get("/review")
+def queue() -> object:
+    current = study()
+    run_id = review_run(current, _int(request.args.get("run"), "run"))
+    order = request.args.get("order") or "document"
+    position = queue_position(current, run_id, coder(), order=order, pk=_int(request.args.get("pk"), "suggestion"),
+                              after=_int(request.args.get("after"), "suggestion"))
+    progress = review_progress(current, run_id, coder())
+    runs = [row["id"] for row in current.store.query("SELECT id FROM runs WHERE kind = 'rules' AND status = 'ok' ORDER BY id")]
+    from ..workbench.codes import code_catalogue
+
+    catalogue = code_catalogue(current, (run_id,))
+    return render("review.html.j2", position=position, progress=progress, runs=runs, orders=sorted(ORDERINGS),
+                  catalogue=catalogue, title=f"Review run {run_id}")
+
+
+@bp.post("/review/decide")
+def decide_route() -> object:
+    form = request.get_json(silent=True) if request.is_json else request.form
+    form = form or {}
+    pk = _int(str(form.get("pk", "")), "suggestion")
+    if pk is None:
+        raise InputError("no suggestion given", hint="use the review page's buttons")
+    action = str(form.get("action", ""))
+    span = None
+    if action == "span":
+        span = (_int(str(form.get("start", "")), "start") or 0, _int(str(form.get("end", "")), "end") or 0)
+    change = record(decide(study(), coder(), pk, action, code_id=str(form.get("code") or "") or None, span=span))
+    if wants_json():
+        return json_ok(change=change.as_dict())
+    args = {"run": form.get("run") or None, "order": form.get("order") or None, "after": pk}
+    return redirect(url_for("review.queue", **{k: v for k, v in args.items() if v}), code=303)

@@ -1,0 +1,24 @@
+"""The transcript view: turns, participant, every coding highlighted on its span."""
+
+from __future__ import annotations
+
+from flask import Blueprint, request
+
+from ..workbench.transcript import transcript_view
+from .app import render, study
+
+bp = Blueprint("transcripts", __name__)
+
+
+@bp.get("/transcripts/<transcript_id>")
+def view(transcript_id: str) -> object:
+    args = request.args
+    data = transcript_view(
+        study(), transcript_id, run=args.get("run") or None, coder=args.get("coder") or None, code=args.get("code") or None,
+    )
+    marks = {mark.key: mark.as_dict() for turn in data.turns for mark in turn.marks}
+    focus = args.get("turn", "")
+    return render(
+        "transcript.html.j2", view=data, marks=marks, focus=int(focus) if focus.isdigit() else None,
+        title=f"{data.transcript_id} · transcript",
+    )

@@ -1,0 +1,68 @@
+"""Run the workbench: one lock per study, the app on waitress, the address printed once."""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from ..errors import InputError
+from ..workbench.edits import check_coder
+from ..workbench.lock import ServeLock
+from .app import LOCAL_HOSTS, create_app
+
+DEFAULT_PORT = 8421
+
+
+@dataclass(frozen=True)
+class ServeInfo:
+    """Where the workbench listens and the one URL that carries its token."""
+
+    host: str
+    port: int
+    token: str
+    coder: str
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/?token={self.token}"
+
+
+def _free_port(host: str, start: int, tries: int = 20) -> int:
+    for port in range(start, start + tries):
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind((host, port))
+            except OSError:
+                continue
+            return port
+    raise InputError(f"ports {start}..{start + tries - 1} on {host} are all taken", hint="pass --port N with a free port")
+
+
+def serve(
+    study_root: str | Path, *, coder: str, host: str = "127.0.0.1", port: int | None = None, token: str | None = None,
+    announce: Callable[[ServeInfo], None] = lambda info: None, threads: int = 4,
+) -> None:
+    """Serve the workbench until interrupted; refuses when another ``serve`` holds the study."""
+    from waitress import create_server
+
+    coder = check_coder(coder)
+    root = Path(study_root).resolve()
+    app = create_app(root, coder=coder, token=token, host=None if host in LOCAL_HOSTS else host)
+    settings = app.config["WORKBENCH"]
+    chosen = port if port is not None else _free_port(host, DEFAULT_PORT)
+    with ServeLock(root) as lock:
+        lock.acquire(host=host, port=chosen)
+        try:
+            server = create_server(app, host=host, port=chosen, threads=threads, ident="qualkit")
+        except OSError as error:
+            raise InputError(f"cannot listen on {host}:{chosen}: {error.strerror}", hint="pass --port N with a free port") from None
+        announce(ServeInfo(host, int(server.effective_port), settings.token, coder))  # type: ignore[attr-defined]
+        try:
+            server.run()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.close()
