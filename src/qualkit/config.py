@@ -11,9 +11,9 @@ import difflib
 import re
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError, Problem, display_path
 
@@ -53,15 +53,76 @@ class StudySection(_Section):
     description: str = Field("", description="One paragraph on the study, shown in reports.")
 
 
+CsvColumn = Literal["speaker", "text", "start", "end", "role"]
+Role = Literal["interviewer", "participant", "other"]
+
+
+def _check_reason(allow: bool | None, reason: str | None, where: str) -> None:
+    if allow and not (reason or "").strip():
+        raise ValueError(f"{where}allow_findings = true needs reason = \"...\": why the anonymity findings are acceptable (it is recorded)")
+    if reason and (reason or "").strip() and allow is False:
+        raise ValueError(f"{where}reason goes with allow_findings = true")
+
+
+class FileRule(_Section):
+    """Import options for the source files a glob matches: one ``[[transcripts.files]]`` entry.
+
+    Unset keys keep the ``[transcripts]`` (or ``[anonymity]``) value; ``interviewers``,
+    ``speaker_roles`` and ``csv_columns`` are added to the study's. When several entries match a
+    file they apply in order, the later winning.
+    """
+
+    glob: str = Field(description="Glob relative to the study folder; the files it matches among [transcripts] sources.")
+    format: str | None = Field(None, description="Importer for these files (as [transcripts] format).")
+    interviewers: list[str] = Field(default_factory=list, description="More speaker labels that are interviewers in these files.")
+    speaker_roles: dict[str, Role] = Field(default_factory=dict, description="More speaker label -> role mappings for these files.")
+    multi_party: bool | None = Field(None, description="Accept several unmapped speakers as participants (group interviews, podcasts).")
+    max_file_mb: float | None = Field(None, gt=0, description="Refuse these files above this size.")
+    csv_columns: dict[CsvColumn, str] = Field(default_factory=dict, description="CSV column names for these files.")
+    allow_findings: bool | None = Field(None, description="Import these files despite anonymity findings (needs reason; recorded).")
+    reason: str | None = Field(None, description="Why the anonymity findings of these files are acceptable.")
+    id: str | None = Field(None, description="Transcript id (the glob must match exactly one file).")
+    participant: str | None = Field(None, description="Participant id (the glob must match exactly one file).")
+    participants: str | None = Field(None, description="participants.csv for these files.")
+    deny_list: str | None = Field(None, description="Deny-list file for these files.")
+    ner: bool | None = Field(None, description="Use a spaCy NER model on these files.")
+
+    @field_validator("glob")
+    @classmethod
+    def _glob_not_empty(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("glob is empty: write a glob relative to the study folder, e.g. \"podcast/*.md\"")
+        return value
+
+    @field_validator("format")
+    @classmethod
+    def _format(cls, value: str | None) -> str | None:
+        return None if value is None else _check_format(value)
+
+
 class TranscriptsSection(_Section):
     sources: list[str] = Field(default_factory=lambda: ["transcripts/*"], description="Globs, relative to the study folder.")
     format: str = Field("auto", description="Importer name, or 'auto' to detect by extension and content.")
     participants: str | None = Field("participants.csv", description="CSV of participant attributes (optional).")
     interviewers: list[str] = Field(default_factory=list, description="Speaker labels that are interviewers.")
-    speaker_roles: dict[str, Literal["interviewer", "participant", "other"]] = Field(default_factory=dict, description="Speaker label -> interviewer|participant|other.")
+    speaker_roles: dict[str, Role] = Field(default_factory=dict, description="Speaker label -> interviewer|participant|other.")
     max_file_mb: float = Field(20.0, gt=0, description="Files larger than this are refused.")
+    multi_party: bool = Field(False, description="Accept several unmapped speakers as participants (group interviews, podcasts).")
+    csv_columns: dict[CsvColumn, str] = Field(default_factory=dict, description="CSV column names: speaker, text, start, end, role.")
+    allow_findings: bool = Field(False, description="Import despite anonymity findings (needs reason; recorded with each transcript).")
+    reason: str = Field("", description="Why the anonymity findings are acceptable (with allow_findings).")
+    files: list[FileRule] = Field(default_factory=list, description="Import options per file glob: [[transcripts.files]] entries.")
 
     _format = field_validator("format")(_check_format)
+
+    @model_validator(mode="after")
+    def _reasons(self) -> "TranscriptsSection":
+        _check_reason(self.allow_findings, self.reason, "")
+        for number, rule in enumerate(self.files, start=1):
+            allow = rule.allow_findings if rule.allow_findings is not None else self.allow_findings
+            reason = rule.reason if rule.reason is not None else self.reason
+            _check_reason(allow, reason, f"[[transcripts.files]] entry {number} (glob {rule.glob!r}): ")
+        return self
 
 
 class AnonymitySection(_Section):
@@ -154,7 +215,7 @@ def parse_config(data: dict[str, Any], file: str = CONFIG_NAME, *, text: str | N
     except ValidationError as error:
         problems = []
         for item in error.errors():
-            location = ".".join(str(part) for part in item["loc"])
+            location = _location(item["loc"])
             line = _key_line(text, item["loc"]) if text is not None else None
             where = f"line {line} (key {location})" if line else f"key {location}"
             if item["type"] == "extra_forbidden":
@@ -166,8 +227,47 @@ def parse_config(data: dict[str, Any], file: str = CONFIG_NAME, *, text: str | N
         raise ConfigError(f"{file} has {len(problems)} problem(s)", problems=problems) from None
 
 
+def _location(loc: tuple[Any, ...]) -> str:
+    """``transcripts.multi_party``, or ``[[transcripts.files]] 2 -> glob`` inside an array of tables."""
+    if len(loc) >= 3 and isinstance(loc[2], int):
+        rest = ".".join(str(part) for part in loc[3:])
+        return f"[[{loc[0]}.{loc[1]}]] entry {loc[2] + 1}" + (f" -> {rest}" if rest else "")
+    return ".".join(str(part) for part in loc)
+
+
+def _submodel(annotation: Any) -> type[BaseModel] | None:
+    """The model of a section (``Model``) or of an array of tables (``list[Model]``), else None."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if get_origin(annotation) is list:
+        args = get_args(annotation)
+        if args and isinstance(args[0], type) and issubclass(args[0], BaseModel):
+            return args[0]
+    return None
+
+
+def _table_array_line(text: str, loc: tuple[Any, ...]) -> int | None:
+    """The line of ``key =`` in the N-th ``[[a.b]]`` table (loc ``(a, b, N, key)``), or of its header."""
+    table = f"{loc[0]}.{loc[1]}"
+    index, key = int(loc[2]), (str(loc[3]) if len(loc) > 3 else None)
+    header = re.compile(r"^\s*\[\[\s*([^\]]+?)\s*\]\]")
+    seen, inside, start = -1, False, None
+    for number, line in enumerate(text.splitlines(), start=1):
+        match = header.match(line)
+        if match or re.match(r"^\s*\[", line):
+            inside = bool(match) and match.group(1).replace(" ", "") == table and (seen := seen + 1) == index
+            if inside:
+                start = number
+            continue
+        if inside and key is not None and re.match(rf"^\s*\"?{re.escape(key)}\"?\s*=", line):
+            return number
+    return start
+
+
 def _key_line(text: str, loc: tuple[Any, ...]) -> int | None:
     """The line of ``[section]`` / ``key =`` for a validation error's location, when it can be found."""
+    if len(loc) >= 3 and isinstance(loc[2], int):
+        return _table_array_line(text, loc)
     names = [str(part) for part in loc if not isinstance(part, int)]
     if not names:
         return None
@@ -191,17 +291,22 @@ def _example_fix(loc: tuple[Any, ...]) -> str:
     model: type[BaseModel] = StudyConfig
     name, field = "", None
     for part in loc:
+        if isinstance(part, int):
+            continue
         candidate = model.model_fields.get(str(part))
         if candidate is None:
             break
         name, field = str(part), candidate
-        if not (isinstance(candidate.annotation, type) and issubclass(candidate.annotation, BaseModel)):
+        sub = _submodel(candidate.annotation)
+        if sub is None:
             break
-        model = candidate.annotation
+        model = sub
     reference = "see the README's qualkit.toml reference"
     if field is None:
         return reference
     meaning = (field.description or "").rstrip(".")
+    if field.is_required():
+        return f"{meaning}; the key is required" if meaning else "the key is required"
     default = field.get_default(call_default_factory=True)
     if default in (None, [], {}) or isinstance(default, BaseModel):
         return f"{meaning}; {reference}" if meaning else reference
@@ -223,10 +328,13 @@ def _toml_value(value: Any) -> str:
 def _did_you_mean(loc: tuple[Any, ...], data: dict[str, Any]) -> str:
     model: type[BaseModel] = StudyConfig
     for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
         field = model.model_fields.get(str(part))
-        if field is None or not isinstance(field.annotation, type) or not issubclass(field.annotation, BaseModel):
+        sub = _submodel(field.annotation) if field is not None else None
+        if sub is None:
             break
-        model = field.annotation
+        model = sub
     known = list(model.model_fields)
     close = difflib.get_close_matches(str(loc[-1]), known, n=1)
     if close:
@@ -254,6 +362,22 @@ interviewers = []
 speaker_roles = {{}}
 # Refuse files larger than this many megabytes.
 max_file_mb = 20.0
+# Accept several unmapped speakers as participants (group interviews, podcasts).
+multi_party = false
+# CSV transcripts: column names, e.g. {{ speaker = "Speaker", text = "Utterance" }}
+csv_columns = {{}}
+# Import despite anonymity findings; needs a reason, recorded with each transcript.
+allow_findings = false
+reason = ""
+
+# Import options for some files only: one [[transcripts.files]] entry per glob (among the sources).
+# Unset keys keep the values above; interviewers, speaker_roles and csv_columns are added to them.
+# [[transcripts.files]]
+# glob = "transcripts/podcast-*.md"
+# multi_party = true
+# interviewers = ["Host"]
+# allow_findings = true
+# reason = "public podcast; the guests consented to being named"
 
 [anonymity]
 # Names and terms that must never appear in a transcript, one a line (case-insensitive, whole words).

@@ -9,7 +9,10 @@ traceback, and nothing is written.
 from __future__ import annotations
 
 import os
+import tempfile
+from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Iterator
 
 from .errors import InputError, Problem, display_path
 
@@ -56,14 +59,47 @@ def ensure_parent_folder(path: str | Path, *, option: str = "--out") -> Path:
     return path
 
 
+def _file_mode() -> int:
+    """The permissions a new file gets under the current umask (temporary files start at 0600)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """A temporary file in ``path``'s folder to write to; it replaces ``path`` (``os.replace``)
+    only when the block succeeds, so a reader never sees a half-written output and a failure
+    leaves the previous file as it was."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent if str(path.parent) else ".")
+    os.close(fd)
+    try:
+        os.chmod(tmp, _file_mode())
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def write_atomic(path: str | Path, data: str | bytes) -> Path:
+    """Write ``data`` (text as UTF-8) to ``path`` through :func:`atomic_path`."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        if isinstance(data, str):
+            tmp.write_text(data, encoding="utf-8")
+        else:
+            tmp.write_bytes(data)
+    return path
+
+
 def write_output(path: str | Path, data: str | bytes, *, option: str = "--out") -> Path:
-    """Write ``data`` (text as UTF-8) to the file ``path``, creating its folder; a clear error on failure."""
+    """Write ``data`` (text as UTF-8) to the file ``path`` atomically, creating its folder; a clear error on failure."""
     path = ensure_parent_folder(path, option=option)
     try:
-        if isinstance(data, str):
-            path.write_text(data, encoding="utf-8")
-        else:
-            path.write_bytes(data)
+        write_atomic(path, data)
     except OSError as error:
         shown = display_path(path)
         reason = error.strerror or str(error)
@@ -74,4 +110,4 @@ def write_output(path: str | Path, data: str | bytes, *, option: str = "--out") 
     return path
 
 
-__all__ = ["ensure_output_folder", "ensure_parent_folder", "write_output"]
+__all__ = ["atomic_path", "ensure_output_folder", "ensure_parent_folder", "write_atomic", "write_output"]

@@ -13,11 +13,15 @@ from ._common import echo_json, get_study, handle_errors, json_option
 @click.command("run")
 @click.option("--dry-run", is_flag=True, help="Print what would run and why; change nothing.")
 @click.option("--force", "force", multiple=True, metavar="STEP", help="Redo STEP even if its inputs are unchanged (repeatable).")
+@click.option("--no-wait", is_flag=True, help="Refuse at once when another `qualkit run` is updating the study (default: wait for it).")
 @json_option
 @click.pass_context
 @handle_errors
-def run_command(ctx: click.Context, dry_run: bool, force: tuple[str, ...], as_json: bool) -> None:
-    """Bring every output of the study up to date, doing only the work whose inputs changed."""
+def run_command(ctx: click.Context, dry_run: bool, force: tuple[str, ...], no_wait: bool, as_json: bool) -> None:
+    """Bring every output of the study up to date, doing only the work whose inputs changed.
+
+    One run at a time: a second `qualkit run` on the same study waits for the first (or, with
+    --no-wait, refuses). A run that fails before any step finished records nothing."""
     from ..pipeline import run_pipeline
 
     study = get_study(ctx)
@@ -34,7 +38,9 @@ def run_command(ctx: click.Context, dry_run: bool, force: tuple[str, ...], as_js
 
     if not as_json:
         click.echo(f"{'Plan for' if dry_run else 'Running'} {study.config.study.name!r}:")
-    result = run_pipeline(study, dry_run=dry_run, force=force, on_step=show)
+    result = run_pipeline(
+        study, dry_run=dry_run, force=force, on_step=show, wait=not no_wait, on_wait=lambda message: click.echo(message, err=True)
+    )
     if as_json:
         echo_json(result.as_dict())
         return

@@ -4,7 +4,10 @@ The pipeline is a list of named steps (import, code, topics, analyse, report, ex
 step declares its inputs as a dict whose content hash is the step's *fingerprint*; a step
 runs only when its fingerprint differs from the one recorded after its last success (in the
 store's ``pipeline_steps`` table), when an upstream step produced something new, or when it
-is forced. A failing step records nothing, so the next ``qualkit run`` resumes from it.
+is forced, or when a file it wrote is missing or changed since (output files are recorded with
+their hashes). A failing step records nothing, so the next ``qualkit run`` resumes from it; a run
+that fails before any step finished records nothing at all. One run at a time holds the study's
+pipeline lock.
 
 Steps are swappable parts: :func:`default_steps` returns the standard list and
 :func:`run_pipeline` takes any list of :class:`Step` objects.
@@ -17,6 +20,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Protocol, Sequence
 
 from .. import __version__
@@ -111,8 +115,15 @@ def run_pipeline(
     dry_run: bool = False,
     force: Sequence[str] = (),
     on_step: Callable[[StepPlan], None] | None = None,
+    wait: bool = True,
+    on_wait: Callable[[str], None] | None = None,
 ) -> PipelineResult:
-    """Bring every output of the study up to date, running only steps whose inputs changed."""
+    """Bring every output of the study up to date, running only steps whose inputs changed.
+
+    One writer at a time: a run holds the study's pipeline lock (see :mod:`.lock`); a second
+    run waits for it (``on_wait`` gets a message) or, with ``wait=False``, refuses.
+    A dry run only reads and takes no lock.
+    """
     from .steps import default_steps
 
     steps = list(steps) if steps is not None else default_steps()
@@ -120,12 +131,23 @@ def run_pipeline(
     unknown = [name for name in force if name not in names]
     if unknown:
         raise PipelineError(f"unknown step(s) for --force: {', '.join(unknown)}", hint=f"steps are: {', '.join(names)}")
-    recorded = _recorded(study)
+    if dry_run:
+        return _run_steps(study, steps, dry_run=True, force=force, on_step=on_step)
+    from .lock import pipeline_lock
+
+    with pipeline_lock(study.store_path.parent, wait=wait, on_wait=on_wait):
+        return _run_steps(study, steps, dry_run=False, force=force, on_step=on_step)
+
+
+def _run_steps(
+    study: Study, steps: list[Step], *, dry_run: bool, force: Sequence[str], on_step: Callable[[StepPlan], None] | None
+) -> PipelineResult:
+    recorded = _recorded(study)  # read under the lock: a run that waited sees what the other one did
     upstream: dict[str, dict[str, Any]] = {}
     will_run: set[str] = set()
     plans: list[StepPlan] = []
     pipeline_run: int | None = None
-    started = time.perf_counter()
+    started, started_at = time.perf_counter(), utcnow()
     try:
         for step in steps:
             if not step.enabled(study):
@@ -143,7 +165,10 @@ def run_pipeline(
                 if on_step:
                     on_step(plan)
                 continue
-            inputs = step.inputs(study, upstream)
+            try:
+                inputs = step.inputs(study, upstream)
+            except QualkitError as error:
+                raise _step_error(step.name, error, plans) from error
             fp = fingerprint(inputs)
             if step.name in force:
                 reason = "forced with --force"
@@ -152,7 +177,7 @@ def run_pipeline(
             elif previous["fingerprint"] != fp:
                 reason = "inputs changed: " + ", ".join(_changed_keys(previous["inputs"], inputs))
             else:
-                reason = ""
+                reason = check_outputs(study, previous["outputs"])
             if not reason:
                 plan = StepPlan(step.name, "skip", "up to date", fp, inputs, previous["outputs"])
                 upstream[step.name] = previous["outputs"]
@@ -167,21 +192,18 @@ def run_pipeline(
                 if on_step:
                     on_step(plan)
                 continue
-            if pipeline_run is None:
-                pipeline_run = study.store.start_run("pipeline", {"force": list(force)})
             t0 = time.perf_counter()
             try:
                 outputs = step.run(study, upstream, previous["outputs"] if previous else None, inputs)
             except QualkitError as error:
-                raise PipelineError(
-                    f"step '{step.name}' failed: {error.message}",
-                    problems=error.problems,
-                    hint=(error.hint + "; " if error.hint else "") + "fix it and run `qualkit run` again: finished steps are kept, it resumes here",
-                ) from error
+                raise _step_error(step.name, error, plans) from error
+            outputs = record_output_files(study, outputs)
             plan.seconds = time.perf_counter() - t0
             plan.outputs = outputs
             upstream[step.name] = outputs
             with study.store.transaction() as conn:
+                if pipeline_run is None:  # recorded with the first finished step: a run that changes nothing records nothing
+                    pipeline_run = study.store.start_run("pipeline", {"force": list(force)}, started_at=started_at)
                 conn.execute(
                     """INSERT INTO pipeline_steps (step, fingerprint, run_id, outputs, updated_at) VALUES (?, ?, ?, ?, ?)
                        ON CONFLICT(step) DO UPDATE SET fingerprint = excluded.fingerprint, run_id = excluded.run_id,
@@ -200,6 +222,73 @@ def run_pipeline(
     return PipelineResult(plans, pipeline_run, dry_run)
 
 
+def _step_error(name: str, error: QualkitError, plans: list[StepPlan]) -> PipelineError:
+    """The error of a failed step, saying exactly what the run recorded."""
+    from .hints import config_hints
+
+    error = config_hints(error)
+    finished = [plan.name for plan in plans if plan.action == "run"]
+    if finished:
+        recorded = (
+            f"steps {', '.join(finished)} finished and are kept (the pipeline run is recorded as failed, "
+            "with this error); `qualkit run` resumes at this step once it is fixed"
+        )
+    else:
+        recorded = "nothing was recorded; fix it and run `qualkit run` again"
+    return PipelineError(
+        f"step '{name}' failed: {error.message}",
+        problems=error.problems,
+        hint=(error.hint + "; " if error.hint else "") + recorded,
+    )
+
+
+# -- outputs: recorded with their hashes, checked before a step is skipped ---------------------------
+
+
+def _file_state(path: Path) -> dict[str, Any]:
+    from .fingerprint import file_sha256
+
+    stat = path.stat()
+    return {"sha256": file_sha256(path), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+def record_output_files(study: Study, outputs: dict[str, Any]) -> dict[str, Any]:
+    """Add ``output_files`` (sha256, size, mtime of each file a step wrote) to its outputs."""
+    files = outputs.get("files")
+    if not files or not isinstance(files, list):  # the import step's "files" are its inputs, not outputs
+        return outputs
+    states = {}
+    for name in files:
+        path = study.path(name)
+        if path.is_file():
+            states[name] = _file_state(path)
+    return {**outputs, "output_files": states}
+
+
+def check_outputs(study: Study, outputs: dict[str, Any]) -> str:
+    """Why a step whose inputs are unchanged must still run: an output file missing or changed
+    since it was written ("" when every recorded output is as written). A file whose size and
+    modification time are unchanged is not hashed again, so a no-op run stays fast."""
+    missing, changed = [], []
+    for name, state in (outputs.get("output_files") or {}).items():
+        path = study.path(name)
+        try:
+            stat = path.stat()
+        except OSError:
+            missing.append(name)
+            continue
+        if stat.st_size == state.get("size") and stat.st_mtime_ns == state.get("mtime_ns"):
+            continue
+        if not path.is_file() or _file_state(path)["sha256"] != state.get("sha256"):
+            changed.append(name)
+    parts = []
+    if missing:
+        parts.append("output missing: " + ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else ""))
+    if changed:
+        parts.append("output changed since written: " + ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else ""))
+    return "; ".join(parts)
+
+
 def _manifest(plans: list[StepPlan], started: float) -> dict[str, Any]:
     import platform
 
@@ -211,4 +300,4 @@ def _manifest(plans: list[StepPlan], started: float) -> dict[str, Any]:
     }
 
 
-__all__ = ["PipelineResult", "STEP_NAMES", "Step", "StepPlan", "run_pipeline"]
+__all__ = ["PipelineResult", "STEP_NAMES", "Step", "StepPlan", "check_outputs", "record_output_files", "run_pipeline"]

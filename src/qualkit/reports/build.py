@@ -22,7 +22,7 @@ from ..analysis import codings as codings_mod
 from ..analysis import tables
 from ..analysis.codetree import CodeTree, as_tree
 from ..errors import QualkitError
-from ..outputs import ensure_output_folder
+from ..outputs import ensure_output_folder, write_atomic
 from ..store import participant_sort_key
 from . import charts
 from .context import (
@@ -657,7 +657,7 @@ def build_report(
     written = []
     for fmt, text in rendered.items():
         path = folder / OUTPUT_NAMES[fmt]
-        path.write_text(text, encoding="utf-8")
+        write_atomic(path, text)  # temporary file, then rename: never a half-written report
         written.append(path)
         if fmt == "md":
             for chart in (context.charts.cooccurrence, context.charts.saturation, context.charts.matrix):
@@ -665,7 +665,7 @@ def build_report(
                     continue
                 chart_path = folder / chart.filename
                 chart_path.parent.mkdir(parents=True, exist_ok=True)
-                chart_path.write_text('<?xml version="1.0" encoding="utf-8"?>\n' + str(chart.svg) + "\n", encoding="utf-8")
+                write_atomic(chart_path, '<?xml version="1.0" encoding="utf-8"?>\n' + str(chart.svg) + "\n")
                 written.append(chart_path)
     return written
 

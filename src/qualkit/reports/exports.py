@@ -11,7 +11,7 @@ import pandas as pd
 from ..analysis import codings as codings_mod
 from ..analysis import tables
 from ..errors import InputError, MissingDependencyError
-from ..outputs import ensure_output_folder
+from ..outputs import atomic_path, ensure_output_folder
 from .build import _codebook_tree, _resolve_coder, _run_of
 
 EXPORT_FORMATS = ("csv", "xlsx", "parquet")
@@ -77,16 +77,18 @@ def export_tables(study: Any, formats: Iterable[str] = ("csv",), out: str | Path
         if fmt == "csv":
             for name, frame in frames.items():
                 path = folder / f"{name}.csv"
-                frame.to_csv(path, index=False)
+                with atomic_path(path) as tmp:
+                    frame.to_csv(tmp, index=False)
                 written.append(path)
         elif fmt == "parquet":
             for name, frame in frames.items():
                 path = folder / f"{name}.parquet"
-                frame.to_parquet(path, index=False)
+                with atomic_path(path) as tmp:
+                    frame.to_parquet(tmp, index=False)
                 written.append(path)
         elif fmt == "xlsx":
             path = folder / "qualkit-tables.xlsx"
-            with pd.ExcelWriter(path, engine="openpyxl") as writer:
+            with atomic_path(path) as tmp, pd.ExcelWriter(tmp, engine="openpyxl") as writer:
                 for name, frame in frames.items():
                     frame.to_excel(writer, sheet_name=name[:31], index=False)
             written.append(path)

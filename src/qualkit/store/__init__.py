@@ -404,13 +404,15 @@ class Store:
                 (hash_, name, version_label, source_path, canonical_json(resolved), utcnow()),
             )
 
-    def start_run(self, kind: str, parameters: dict[str, Any], *, codebook_hash: str | None = None) -> int:
-        """Record a run as ``running``; finish it with :meth:`finish_run`."""
+    def start_run(
+        self, kind: str, parameters: dict[str, Any], *, codebook_hash: str | None = None, started_at: str | None = None
+    ) -> int:
+        """Record a run as ``running`` (with this process's pid and host); finish it with :meth:`finish_run`."""
         with self.transaction() as conn:
             cursor = conn.execute(
                 """INSERT INTO runs (kind, status, parameters, codebook_hash, qualkit_version, started_at, pid, host)
                    VALUES (?, 'running', ?, ?, ?, ?, ?, ?)""",
-                (kind, canonical_json(parameters), codebook_hash, __version__, utcnow(), os.getpid(), socket.gethostname()),
+                (kind, canonical_json(parameters), codebook_hash, __version__, started_at or utcnow(), os.getpid(), socket.gethostname()),
             )
             return int(cursor.lastrowid)
 

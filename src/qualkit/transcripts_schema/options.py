@@ -46,7 +46,9 @@ class ImportOptions:
                 format=None if section.format == "auto" else section.format,
                 interviewers=tuple(section.interviewers),
                 speaker_roles=dict(section.speaker_roles),
+                multi_party=bool(getattr(section, "multi_party", False)),
                 max_mb=section.max_file_mb,
+                csv_columns={**base.csv_columns, **dict(getattr(section, "csv_columns", {}) or {})},
             )
         values: dict[str, Any] = {}
         for key, value in overrides.items():
