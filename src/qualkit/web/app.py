@@ -25,7 +25,7 @@ from urllib.parse import urlencode
 
 from flask import Flask, Response, g, jsonify, redirect, render_template, request
 
-from ..errors import NotFoundError, QualkitError
+from ..errors import ConflictError, NotFoundError, QualkitError
 from ..study import Study
 from ..workbench.edits import Change, UndoStack
 from ..workbench.transcript import format_time
@@ -217,7 +217,7 @@ def _headers(response: Response) -> Response:
 
 
 def _qualkit_error(error: QualkitError) -> Any:
-    status = 404 if isinstance(error, NotFoundError) else 409 if getattr(error, "code", "") == "QK480" else 400
+    status = 404 if isinstance(error, NotFoundError) else 409 if isinstance(error, ConflictError) else 400
     if wants_json():
         response = jsonify({"ok": False, "error": error.as_dict()})
         response.status_code = status

@@ -28,7 +28,7 @@ def queue() -> object:
     position = queue_position(current, run_id, coder(), order=order, pk=_int(request.args.get("pk"), "suggestion"),
                               after=_int(request.args.get("after"), "suggestion"))
     progress = review_progress(current, run_id, coder())
-    runs = [row["id"] for row in current.store.query("SELECT id FROM runs WHERE kind = 'rules' AND status = 'ok' ORDER BY id")]
+    runs = [row["id"] for row in current.store.query("SELECT id FROM runs WHERE kind IN ('rules', 'learned') AND status = 'ok' ORDER BY id")]
     from ..workbench.codes import code_catalogue
 
     catalogue = code_catalogue(current, (run_id,))

@@ -9,7 +9,7 @@ A rejection is evidence (agreement, learning), never a coding of the text: analy
 exports skip it; :func:`review_decisions` returns every decision for learning.
 
 The queue's order is a swappable part: :data:`ORDERINGS` maps a name to a function
-``(study, suggestions) -> suggestions``; :func:`register_ordering` adds one (the learned pass
+``(study, suggestions in document order) -> suggestions``; :func:`register_ordering` adds one (the learned pass
 registers an uncertainty-sampling order).
 """
 
@@ -25,6 +25,8 @@ from ..store import Store, participant_sort_key, utcnow
 from .codes import check_codes
 from .edits import Change, check_coder, insert_coding, row_dict
 
+SUGGESTING_KINDS = ("rules", "learned")
+"""Kinds of runs whose code applications can be reviewed."""
 DECISIONS = ("accepted", "adjusted", "replaced", "rejected")
 ACTIONS = {"accept": "accepted", "reject": "rejected", "sentence": "adjusted", "turn": "adjusted", "span": "adjusted",
            "replace": "replaced"}
@@ -105,7 +107,7 @@ def _suggestion(row: Any) -> Suggestion:
 
 
 def review_run(study: Any, run_id: int | None = None) -> int:
-    """The run to review: ``run_id`` (must be a successful rules run), else the latest one."""
+    """The run to review: ``run_id`` (a successful rules or learned run), else the latest rules run."""
     store = study.store
     if run_id is None:
         row = store.latest_run("rules")
@@ -113,8 +115,8 @@ def review_run(study: Any, run_id: int | None = None) -> int:
             raise NotFoundError("this study has no rules run to review", hint="run `qualkit code` (or `qualkit run`) first")
         return int(row["id"])
     row = store.run(int(run_id))
-    if row["kind"] != "rules":
-        raise NotFoundError(f"run {run_id} is a {row['kind']} run, not a rules run: it made no suggestions",
+    if row["kind"] not in SUGGESTING_KINDS:
+        raise NotFoundError(f"run {run_id} is a {row['kind']} run, not a rules or learned run: it made no suggestions",
                             hint="`qualkit runs list` shows the runs")
     if row["status"] != "ok":
         raise NotFoundError(f"run {run_id} did not finish (status {row['status']!r})", hint="review another run")
@@ -141,7 +143,7 @@ def suggestions(study: Any, run_id: int | None, coder: str, *, order: str = "doc
     items = [_suggestion(row) for row in rows]
     for item in items:
         item.decision = decided.get(item.pk)
-    return ORDERINGS[order](study, items)
+    return ORDERINGS[order](study, _document_order(study, items))  # an ordering gets them in document order
 
 
 @dataclass

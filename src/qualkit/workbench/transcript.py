@@ -82,7 +82,7 @@ class TranscriptView:
     participant: dict[str, Any]
     metadata: dict[str, Any]
     turns: list[TurnView]
-    runs: list[int]  # successful rules runs that coded this transcript version
+    runs: list[int]  # successful rules and learned runs that coded this transcript version
     coders: list[str]  # human coders with codings on it
     run_id: int | None  # the run shown (None: none)
     coder: str | None  # the human coder shown (None: all)
@@ -158,7 +158,7 @@ def transcript_view(
     by_pk = {turn.pk: turn for turn in turns}
     runs = [r["id"] for r in store.query(
         """SELECT DISTINCT ca.run_id AS id FROM code_applications ca JOIN segments s ON s.pk = ca.segment_pk
-           JOIN runs r ON r.id = ca.run_id WHERE s.transcript_pk = ? AND r.kind = 'rules' AND r.status = 'ok'
+           JOIN runs r ON r.id = ca.run_id WHERE s.transcript_pk = ? AND r.kind IN ('rules', 'learned') AND r.status = 'ok'
            ORDER BY ca.run_id""", (pk,))]
     coders = [r["coder"] for r in store.query(
         "SELECT DISTINCT coder FROM human_codings WHERE transcript_pk = ? ORDER BY coder", (pk,))]
