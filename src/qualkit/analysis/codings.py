@@ -79,9 +79,36 @@ def parse_coder(coder: str) -> list[CoderSpec]:
     return specs
 
 
+def declared_codebook_hash(study: Any) -> str | None:
+    """Content hash of the codebook the study declares (``[codebook] path``), or None when it cannot be loaded."""
+    config = getattr(study, "config", None)
+    if config is None:
+        return None
+    from ..codebook import load_codebook
+
+    try:
+        return load_codebook(config.codebook.path, base_dir=study.root, validate_patterns=False).hash
+    except QualkitError:
+        return None
+
+
 def latest_rules_run(study_or_store: Any) -> sqlite3.Row | None:
-    """The latest successful rules run, or ``None``."""
-    return _store_of(study_or_store).latest_run("rules")
+    """The latest successful rules run of the study's declared codebook, or ``None``.
+
+    A one-off ``qualkit code --codebook X`` does not become the study's default: only runs with
+    the codebook of ``[codebook] path`` count. When no run used it (or given a bare store, or the
+    codebook cannot be loaded), the latest successful rules run of any codebook.
+    """
+    store = _store_of(study_or_store)
+    declared = declared_codebook_hash(study_or_store)
+    if declared is not None:
+        row = store.conn.execute(
+            "SELECT * FROM runs WHERE kind = 'rules' AND status = 'ok' AND codebook_hash = ? ORDER BY id DESC LIMIT 1",
+            (declared,),
+        ).fetchone()
+        if row is not None:
+            return row
+    return store.latest_run("rules")
 
 
 def run_unit(row: sqlite3.Row) -> str | None:
@@ -344,6 +371,7 @@ __all__ = [
     "coders",
     "default_coder",
     "empty_codings",
+    "declared_codebook_hash",
     "latest_rules_run",
     "load_codings",
     "parse_coder",

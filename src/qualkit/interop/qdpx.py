@@ -35,12 +35,13 @@ from xml.etree.ElementTree import Element
 
 from .. import __version__
 from ..errors import InteropError, Problem, display_path
-from ..outputs import ensure_parent_folder
+from ..outputs import ensure_parent_folder, write_atomic
 from ._refi import PROJECT_NS, RefiCode, child, child_text, children, code_guid, local, parse_codes, stable_guid
 from .safezip import Limits, SafeArchive, parse_xml
 
 Units = Literal["auto", "codepoint", "utf16"]
 LAYOUT_PREFIX = "qualkit transcript"
+MEMO_PREFIX = "qualkit memo on"
 Ends = Literal["exclusive", "inclusive"]
 
 SOURCE_KINDS = {
@@ -549,8 +550,11 @@ def _coders_to_export(study: Any, coders: Iterable[str] | None) -> list[str]:
     if coders is not None:  # unions (run:3+human:alice) become one user per part; a bare number is a run
         parts = [part.strip() for coder in coders for part in coder.split("+") if part.strip()]
         return list(dict.fromkeys(f"run:{part}" if part.isdigit() else part for part in parts))
-    names = [f"human:{row['coder']}" for row in store.query("SELECT DISTINCT coder FROM human_codings ORDER BY coder")]
-    latest = store.latest_run("rules")
+    names = [f"human:{row['coder']}" for row in store.query(
+        "SELECT DISTINCT coder FROM human_codings WHERE decision != 'rejected' ORDER BY coder")]  # rejections are not codings
+    from ..analysis.codings import latest_rules_run
+
+    latest = latest_rules_run(study)  # of the study's declared codebook, not a one-off run
     if latest is not None:
         names.append(f"run:{latest['id']}")
     return names
@@ -563,9 +567,9 @@ def _coder_rows(study: Any, coder: str) -> list[dict[str, Any]]:
     if kind == "human":
         rows = store.query(
             """SELECT hc.transcript_pk, hc.turn_pk, hc.start_char, hc.end_char, hc.code_id, hc.memo,
-                      LENGTH(tu.text) AS turn_len
+                      LENGTH(tu.text) AS turn_len, hc.pk AS coding_pk
                FROM human_codings hc LEFT JOIN turns tu ON tu.pk = hc.turn_pk
-               WHERE hc.coder = ? ORDER BY hc.pk""",
+               WHERE hc.coder = ? AND hc.decision != 'rejected' ORDER BY hc.pk""",
             (value,),
         )
         if not rows:
@@ -574,7 +578,7 @@ def _coder_rows(study: Any, coder: str) -> list[dict[str, Any]]:
         store.run(int(value))  # NotFoundError when absent
         rows = store.query(
             """SELECT s.transcript_pk, s.turn_pk, ca.start_char, ca.end_char, ca.code_id, NULL AS memo,
-                      LENGTH(tu.text) AS turn_len
+                      LENGTH(tu.text) AS turn_len, NULL AS coding_pk
                FROM code_applications ca JOIN segments s ON s.pk = ca.segment_pk JOIN turns tu ON tu.pk = s.turn_pk
                WHERE ca.run_id = ? ORDER BY ca.pk""",
             (int(value),),
@@ -582,6 +586,25 @@ def _coder_rows(study: Any, coder: str) -> list[dict[str, Any]]:
     else:
         raise InteropError(f"unknown coder {coder!r}", hint="write coders as run:ID or human:NAME")
     return [dict(row) for row in rows]
+
+
+def _memo_rows(study: Any) -> list[dict[str, Any]]:
+    """The study's memos (``qualkit.workbench.memos``), oldest first."""
+    return [dict(row) for row in study.store.query("SELECT * FROM memos ORDER BY pk")]
+
+
+def _note_element(etree: Any, q: Any, memo: dict[str, Any], user_guid: str) -> Any:
+    """A REFI-QDA ``Note`` (a text source with its content inline) for one memo."""
+    target = {key: memo[key] for key in ("target_kind", "code_id", "transcript_id", "turn_idx", "coding_pk") if memo[key] is not None}
+    note = etree.Element(q("Note"), guid=_memo_guid(memo), name=memo["title"] or memo["text"].splitlines()[0][:60],
+                         creatingUser=user_guid, creationDateTime=memo["created_at"], modifiedDateTime=memo["updated_at"])
+    etree.SubElement(note, q("Description")).text = f"{MEMO_PREFIX} " + json.dumps(target, sort_keys=True)
+    etree.SubElement(note, q("PlainTextContent")).text = memo["text"]
+    return note
+
+
+def _memo_guid(memo: dict[str, Any]) -> str:
+    return stable_guid("memo", memo["pk"], memo["created_at"])
 
 
 def _user_name(study: Any, coder: str) -> str:
@@ -618,7 +641,8 @@ def export_qdpx(study: Any, out_path: str | Path, *, coders: Iterable[str] | Non
     records = code_records(codebook) if codebook is not None else []
     known_ids = {record["id"] for record in records}
     coder_rows = {coder: _coder_rows(study, coder) for coder in coder_names}
-    for rows in coder_rows.values():
+    memos = _memo_rows(study)
+    for rows in [*coder_rows.values(), [m for m in memos if m["code_id"] is not None]]:
         for row in rows:
             if row["code_id"] not in known_ids:
                 known_ids.add(row["code_id"])
@@ -628,6 +652,8 @@ def export_qdpx(study: Any, out_path: str | Path, *, coders: Iterable[str] | Non
     study_name = study.config.study.name
     root = etree.Element(q("Project"), nsmap={None: ns}, name=study_name, origin=f"qualkit {__version__}")
     users = {coder: stable_guid("user", coder) for coder in coder_names}
+    for memo in memos:  # memo authors are users too
+        users.setdefault(f"human:{memo['coder']}", stable_guid("user", f"human:{memo['coder']}"))
     if users:
         users_el = etree.SubElement(root, q("Users"))
         for coder, guid in users.items():
@@ -635,6 +661,13 @@ def export_qdpx(study: Any, out_path: str | Path, *, coders: Iterable[str] | Non
     if records:
         book = etree.SubElement(root, q("CodeBook"))
         build_code_elements(etree.SubElement(book, q("Codes")), records, ns)
+        code_elements = {element.get("guid"): element for element in book.iter(q("Code"))}
+        for memo in memos:
+            if memo["target_kind"] == "code" and code_guid(memo["code_id"]) in code_elements:
+                element = code_elements[code_guid(memo["code_id"])]
+                position = 1 if len(element) and element[0].tag == q("Description") else 0
+                position += sum(1 for child in element if child.tag == q("NoteRef"))
+                element.insert(position, etree.Element(q("NoteRef"), targetGUID=_memo_guid(memo)))
 
     people = store.participants()
     transcripts = store.transcripts()
@@ -676,6 +709,9 @@ def export_qdpx(study: Any, out_path: str | Path, *, coders: Iterable[str] | Non
                 etree.SubElement(case, q("SourceRef"), targetGUID=guid)
 
     files: list[tuple[str, bytes]] = []
+    noted_codings: dict[int, list[dict[str, Any]]] = {}
+    noted_turns: dict[tuple[int, int], list[dict[str, Any]]] = {}
+    noted_sources: dict[int, list[dict[str, Any]]] = {}
     if transcripts:
         sources_el = etree.SubElement(root, q("Sources"))
         for row in transcripts:
@@ -711,9 +747,18 @@ def export_qdpx(study: Any, out_path: str | Path, *, coders: Iterable[str] | Non
                     else:
                         start = coding["start_char"] or 0
                         end = coding["end_char"] if coding["end_char"] is not None else len(text)
-                    selections.append((start, end, coder, coding["code_id"], coding["memo"] or "", n))
+                    selections.append((start, end, coder, coding["code_id"], coding["memo"] or "", n, coding["coding_pk"]))
             selections.sort(key=lambda item: (item[0], item[1], item[2], item[3], item[5]))
-            for start, end, coder, code_id, memo, n in selections:
+            exported_codings = {item[6] for item in selections if item[6] is not None}
+            source_memos = [m for m in memos if m["transcript_id"] == row.id and m["target_kind"] != "code"]
+            for memo in source_memos:
+                if memo["target_kind"] == "coding" and memo["coding_pk"] in exported_codings:
+                    noted_codings.setdefault(memo["coding_pk"], []).append(memo)
+                elif memo["target_kind"] in ("turn", "coding") and memo["turn_idx"] is not None and memo["turn_idx"] < len(spans):
+                    noted_turns.setdefault((row.pk, memo["turn_idx"]), []).append(memo)
+                else:
+                    noted_sources.setdefault(row.pk, []).append(memo)
+            for start, end, coder, code_id, memo, n, coding_pk in selections:
                 key = (row.id, coder, code_id, start, end, n)
                 sel = etree.SubElement(source_el, q("PlainTextSelection"), guid=stable_guid("selection", *key),
                                        name=text[start:end][:60], startPosition=str(start), endPosition=str(end),
@@ -722,9 +767,31 @@ def export_qdpx(study: Any, out_path: str | Path, *, coders: Iterable[str] | Non
                     etree.SubElement(sel, q("Description")).text = memo
                 coding_el = etree.SubElement(sel, q("Coding"), guid=stable_guid("coding", *key), creatingUser=users[coder])
                 etree.SubElement(coding_el, q("CodeRef"), targetGUID=code_guid(code_id))
+                for note in noted_codings.get(coding_pk, []) if coding_pk is not None else []:
+                    etree.SubElement(sel, q("NoteRef"), targetGUID=_memo_guid(note))
+            for idx, t in enumerate(turns):  # a memo on a turn: a selection of the turn with the note
+                turn_memos = noted_turns.get((row.pk, idx), [])
+                if not turn_memos:
+                    continue
+                start, end = spans[idx]
+                sel = etree.SubElement(source_el, q("PlainTextSelection"), guid=stable_guid("turn-selection", row.id, idx),
+                                       name=f"{t['speaker']}, turn {idx + 1}", startPosition=str(start), endPosition=str(end))
+                for note in turn_memos:
+                    etree.SubElement(sel, q("NoteRef"), targetGUID=_memo_guid(note))
+            for note in noted_sources.get(row.pk, []):
+                etree.SubElement(source_el, q("NoteRef"), targetGUID=_memo_guid(note))
+    if memos:
+        notes_el = etree.SubElement(root, q("Notes"))
+        for memo in memos:
+            notes_el.append(_note_element(etree, q, memo, users[f"human:{memo['coder']}"]))
     description = study.config.study.description
     if description:
         etree.SubElement(root, q("Description")).text = description
+    placed = {m["pk"] for group in (*noted_codings.values(), *noted_turns.values(), *noted_sources.values()) for m in group}
+    placed |= {m["pk"] for m in memos if m["target_kind"] == "code"}
+    for memo in memos:  # memos on the study, and any whose target is not in this export
+        if memo["pk"] not in placed:
+            etree.SubElement(root, q("NoteRef"), targetGUID=_memo_guid(memo))
     xml = etree.tostring(root, xml_declaration=True, encoding="utf-8", pretty_print=True)
     ensure_parent_folder(out_path, option="--out or [export] out")
     buffer = io.BytesIO()
@@ -735,7 +802,7 @@ def export_qdpx(study: Any, out_path: str | Path, *, coders: Iterable[str] | Non
             info.external_attr = 0o644 << 16
             archive.writestr(info, data)
     try:
-        out_path.write_bytes(buffer.getvalue())
+        write_atomic(out_path, buffer.getvalue())  # temporary file, then rename
     except OSError as error:
         raise InteropError(f"cannot write {display_path(out_path)}: {error.strerror}", hint="check the folder exists and is writable") from error
     return out_path

@@ -298,8 +298,26 @@ class TopicsStep:
         return {"run_id": summary.run_id, "status": summary.status, "reason": summary.reason, "topics": summary.n_topics}
 
 
+def human_codings_hash(study: Study) -> str | None:
+    """Hash of every human coding (coder, place, code, decision): the analyse, report and export
+    steps read them, so a `qualkit codings import` (or a review in the workbench) makes them run."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    rows = 0
+    cursor = study.store.conn.execute(
+        """SELECT pk, coder, transcript_pk, turn_pk, start_char, end_char, code_id, decision, memo
+           FROM human_codings ORDER BY pk"""
+    )
+    for row in cursor:
+        digest.update(canonical_json(list(row)).encode("utf-8"))
+        rows += 1
+    return digest.hexdigest() if rows else None
+
+
 def _report_inputs(study: Study, upstream: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return {
+        "human_codings": human_codings_hash(study),
         "rules_run": upstream["code"]["run_id"],
         "previous_rules_run": upstream["code"].get("previous_run_id"),
         "topics_run": upstream.get("topics", {}).get("run_id"),
@@ -369,7 +387,12 @@ class ExportStep:
         return bool(study.config.export.formats)
 
     def inputs(self, study: Study, upstream: dict[str, dict[str, Any]]) -> dict[str, Any]:
-        return {"rules_run": upstream["code"]["run_id"], "export": study.config.export.model_dump(), "qualkit": __version__}
+        return {
+            "rules_run": upstream["code"]["run_id"],
+            "human_codings": human_codings_hash(study),
+            "export": study.config.export.model_dump(),
+            "qualkit": __version__,
+        }
 
     def run(self, study: Study, upstream: dict[str, dict[str, Any]], previous: dict[str, Any] | None, inputs: dict[str, Any]) -> dict[str, Any]:
         out = study.path(study.config.export.out)
@@ -389,7 +412,9 @@ class ExportStep:
         if "qdpx" in formats:
             from ..interop.qdpx import export_qdpx
 
-            files.append(str(export_qdpx(study, out / f"{study.root.name}.qdpx")))
+            humans = [f"human:{row['coder']}" for row in study.store.query("SELECT DISTINCT coder FROM human_codings ORDER BY coder")]
+            coders = [*humans, f"run:{upstream['code']['run_id']}"]  # the pipeline's own run, not the latest of any
+            files.append(str(export_qdpx(study, out / f"{study.root.name}.qdpx", coders=coders)))
         return {"files": sorted(_relative(study, Path(f)) for f in files)}
 
 
