@@ -44,6 +44,9 @@ COMMANDS: list[tuple[str, str]] = [
 @click.pass_context
 def main(ctx: click.Context, study_path: str | None) -> None:
     """qualkit: code interview transcripts, analyse the coding, and report themes."""
+    from ..lean_imports import keep_torch_out_of_thinc
+
+    keep_torch_out_of_thinc()  # spaCy's thinc would import torch, which no CPU pipeline of ours uses
     ctx.obj = StudyContext(study_path)
     ctx.call_on_close(ctx.obj.close)
 

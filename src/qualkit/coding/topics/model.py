@@ -116,8 +116,12 @@ def numba_cache(study: Study) -> None:
     os.environ.setdefault("NUMBA_CACHE_DIR", str(study.cache_dir / "numba"))
 
 
-def _import_bertopic():  # type: ignore[no-untyped-def]
+def _import_bertopic(params: TopicParameters):  # type: ignore[no-untyped-def]
+    """BERTopic's classes, imported lean when the fit's stages need none of its heavy packages."""
+    from ...lean_imports import import_bertopic, needs_full_import
+
     try:
+        import_bertopic(lean=not needs_full_import(params.embedding, params.reducer, params.clusterer))
         from bertopic import BERTopic
         from bertopic.backend import BaseEmbedder
         from bertopic.representation import MaximalMarginalRelevance
@@ -340,7 +344,7 @@ def fit_segments(study: Study, segments: list[dict[str, Any]], params: TopicPara
     embedder = get_embedder(params.embedding, seed=params.seed)
     numba_cache(study)
     t0 = time.perf_counter()
-    BERTopic, BaseEmbedder, MaximalMarginalRelevance = _import_bertopic()
+    BERTopic, BaseEmbedder, MaximalMarginalRelevance = _import_bertopic(params)
     from sklearn.feature_extraction.text import CountVectorizer
 
     timings["import_s"] = time.perf_counter() - t0
