@@ -159,6 +159,7 @@ class TopicsSection(_Section):
 class ReportSection(_Section):
     formats: list[Literal["html", "md"]] = Field(default_factory=lambda: ["html", "md"], description="Report formats.")
     out: str = Field("reports", description="Output folder, relative to the study folder.")
+    memos: bool = Field(False, description="Show the study's memos in an appendix of the report.")
 
 
 class ExportSection(_Section):

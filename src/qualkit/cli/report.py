@@ -22,11 +22,12 @@ def report() -> None:
               help="Format(s) to write; repeat for both (default: [report] formats).")
 @click.option("--out", type=click.Path(file_okay=False), help="Output folder (default: [report] out).")
 @click.option("--agreement-with", help="Second coder for the agreement section (default: the first human coder).")
+@click.option("--memos/--no-memos", default=None, help="Add the memos appendix (default: [report] memos).")
 @json_option
 @click.pass_context
 @handle_errors
 def build(ctx: click.Context, run_id: int | None, coder: str | None, formats: tuple[str, ...], out: str | None,
-          agreement_with: str | None, as_json: bool) -> None:
+          agreement_with: str | None, memos: bool | None, as_json: bool) -> None:
     """Build the report: a self-contained index.html (inline CSS and SVG) and report.md."""
     from ..reports import build_report
 
@@ -35,7 +36,7 @@ def build(ctx: click.Context, run_id: int | None, coder: str | None, formats: tu
     study = get_study(ctx)
     chosen = f"run:{run_id}" if run_id is not None else coder
     paths = build_report(study, coder=chosen, formats=formats or tuple(study.config.report.formats), out=out,
-                         agreement_with=agreement_with)
+                         agreement_with=agreement_with, memos=memos)
     if as_json:
         echo_json({"ok": True, "written": [str(p) for p in paths]})
         return

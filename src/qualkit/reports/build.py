@@ -25,6 +25,7 @@ from ..errors import QualkitError
 from ..outputs import ensure_output_folder, write_atomic
 from ..store import participant_sort_key
 from . import charts
+from .lenses import lenses_section
 from .context import (
     AgreementRow,
     AgreementSection,
@@ -37,6 +38,7 @@ from .context import (
     EmergentThemes,
     FrequencyRow,
     GroupShare,
+    MemoEntry,
     Methods,
     PairRow,
     ParticipantRow,
@@ -224,13 +226,15 @@ def _contribute(study: Any, context: ReportContext) -> None:
 
 
 def build_context(
-    study: Any, *, coder: str | None = None, agreement_with: str | None = None, compare_with: int | None = None
+    study: Any, *, coder: str | None = None, agreement_with: str | None = None, compare_with: int | None = None,
+    memos: bool | None = None,
 ) -> ReportContext:
     """Everything the report shows, computed from the store (no files are written).
 
     ``coder`` defaults to the latest successful rules run (else the first human coder; a study
     with neither gets a report without codings). ``agreement_with`` names a second coder for the
     agreement section; by default a run is compared with the first human coder, when there is one.
+    ``memos`` adds the memos appendix (default: ``[report] memos``).
     """
     coder = _resolve_coder(study, coder)
     notes: list[str] = []
@@ -482,6 +486,7 @@ def build_context(
         for cid in tree.preorder()
     ]
 
+    lens_section = lenses_section(codings, tree, quoted_turns, code_anchor)  # adds its quoted turns
     context = ReportContext(
         title=study.config.study.name,
         summary=summary,
@@ -504,6 +509,7 @@ def build_context(
         methods=methods,
         transcripts=_transcript_appendix(study, transcripts, quoted_turns),
     )
+    context.lenses = lens_section
     if coder is not None:
         other = agreement_with
         if other is None and coder.startswith("run:") and "+" not in coder:
@@ -517,6 +523,9 @@ def build_context(
         topic_turns = {(q.transcript_id, q.turn_idx) for topic in context.emergent_themes.topics for q in topic.quotes}
         if not topic_turns <= quoted_turns:
             context.transcripts = _transcript_appendix(study, transcripts, quoted_turns | topic_turns)
+    show_memos = memos if memos is not None else study.config.report.memos
+    if show_memos:
+        context.memos = _memo_entries(study, tree)
     context.toc = _toc(context)
     return context
 
@@ -583,6 +592,24 @@ def _transcript_appendix(study: Any, transcripts: pd.DataFrame, quoted: set[tupl
     return result
 
 
+def _memo_entries(study: Any, tree: CodeTree) -> list[MemoEntry]:
+    """The study's memos for the appendix, ordered by target (study, codes, transcripts, turns, codings)."""
+    from ..workbench.memos import list_memos
+
+    return [
+        MemoEntry(
+            target=memo.target if memo.target_kind != "code" else f"code {tree.label(memo.code_id or '')}",
+            target_kind=memo.target_kind,
+            coder=memo.coder,
+            title=memo.title,
+            text=memo.text,
+            updated_at=memo.updated_at,
+            anchor=f"codebook-{memo.code_id}" if memo.target_kind == "code" and memo.code_id in tree.codes else "",
+        )
+        for memo in list_memos(study)
+    ]
+
+
 def _toc(context: ReportContext) -> list[TocEntry]:
     entries = [TocEntry("summary", "Summary")]
     if context.changes is not None:
@@ -590,6 +617,8 @@ def _toc(context: ReportContext) -> list[TocEntry]:
     entries.append(TocEntry("participants", "Participants"))
     entries.append(TocEntry("themes", "Themes"))
     entries.extend(TocEntry(theme.anchor, theme.label, 2) for theme in context.themes)
+    if context.lenses is not None:
+        entries.append(TocEntry("lenses", "Lenses: " + ", ".join(lens.label for lens in context.lenses.lenses)))
     entries.extend(
         [
             TocEntry("frequency", "Code frequency"),
@@ -609,6 +638,8 @@ def _toc(context: ReportContext) -> list[TocEntry]:
             TocEntry("appendix-transcripts", "Appendix C: Quoted transcript passages"),
         ]
     )
+    if context.memos is not None:
+        entries.append(TocEntry("appendix-memos", "Appendix D: Memos"))
     return entries
 
 
@@ -643,6 +674,7 @@ def build_report(
     out: str | Path | None = None,
     agreement_with: str | None = None,
     compare_with: int | None = None,
+    memos: bool | None = None,
 ) -> list[Path]:
     """Build the report and write ``index.html`` and/or ``report.md`` (with ``charts/*.svg``) into
     ``out`` (default: the study's report folder). Returns the paths written."""
@@ -651,7 +683,7 @@ def build_report(
         if fmt not in TEMPLATES:
             raise QualkitError(f"unknown report format {fmt!r}", hint=f"choose from: {', '.join(TEMPLATES)}")
     folder = Path(out) if out is not None else study.path(study.config.report.out)
-    context = build_context(study, coder=coder, agreement_with=agreement_with, compare_with=compare_with)
+    context = build_context(study, coder=coder, agreement_with=agreement_with, compare_with=compare_with, memos=memos)
     rendered = {fmt: render(context, fmt, study=study) for fmt in formats}
     ensure_output_folder(folder, option="--out or [report] out")
     written = []

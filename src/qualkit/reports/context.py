@@ -265,6 +265,67 @@ class EmergentThemes:
 
 
 @dataclass
+class LensTieRow:
+    """A code tied to a lens, and how the tie shows in the data."""
+
+    label: str = doc("Label of the tied code.")
+    anchor: str = doc("HTML id of the tied code's section.")
+    kind: str = doc("How it is tied: serves, hinders, synergy-with, tension-with or part-of.")
+    note: str = doc("The codebook's reason for the tie (with the paper's section), or ''.", "")
+    n_segments: int = doc("Segments coded with the tied code.", 0)
+    n_reached: int = doc("Of those, segments not coded with the lens itself.", 0)
+    n_together: int = doc("Turns coded with both the tied code and the lens itself.", 0)
+    participants_together: str = doc("Participants of those turns, '(P1, P3)', or ''.", "")
+
+
+@dataclass
+class LensPassage:
+    """A passage that reaches a lens only through tied codes, labelled with them."""
+
+    quote: Quote = doc("The passage as a quote.")
+    via: str = doc("The tied codes that carry it to the lens, e.g. 'Notebooks (serves)'.")
+
+
+@dataclass
+class LensSection:
+    """One lens (e.g. velocity): passages coded directly, and passages reached through tied codes."""
+
+    id: str = doc("Lens code id.")
+    label: str = doc("Lens label.")
+    anchor: str = doc("HTML id of the lens's subsection.")
+    n_direct: int = doc("Segments coded with the lens itself (or a code below it).", 0)
+    direct_participants: str = doc("Their participants, '(P1, P3)', or ''.", "")
+    n_reached: int = doc("Segments not coded with the lens but coded with a code tied to it.", 0)
+    reached_participants: str = doc("Their participants, or ''.", "")
+    direct_quotes: list[Quote] = doc("Quotes coded with the lens directly.", default_factory=list)
+    reached_quotes: list[LensPassage] = doc("Quotes reached through tied codes, labelled.", default_factory=list)
+    ties: list[LensTieRow] = doc("The codes tied to the lens, most passages first.", default_factory=list)
+
+
+@dataclass
+class LensPairRow:
+    """A tension or synergy between two lenses, as found in the data."""
+
+    label_a: str = doc("First lens.")
+    label_b: str = doc("Second lens.")
+    kind: str = doc("tension or synergy.")
+    n_turns: int = doc("Turns where it shows.", 0)
+    participant_list: str = doc("Participants of those turns, '(P1, P3)', or ''.", "")
+    carriers: str = doc("The codes that carry it most often, with turn counts.", "")
+    stated: str = doc("What the codebook states about the pair, or ''.", "")
+    example: Quote | None = doc("One turn where it shows, as a quote, or None.", None)
+
+
+@dataclass
+class LensesSection:
+    """Optional slot: the codebook's lenses (e.g. the three Vs) read through its ties."""
+
+    intro: str = doc("Paragraph explaining direct and reached passages and how tensions are found.")
+    lenses: list[LensSection] = doc("One subsection per lens, codebook order.", default_factory=list)
+    pairs: list[LensPairRow] = doc("Tensions and synergies between lenses, most turns first.", default_factory=list)
+
+
+@dataclass
 class ChangeRow:
     """One code whose prevalence changed since the previous run."""
 
@@ -349,6 +410,19 @@ class TranscriptExcerpt:
 
 
 @dataclass
+class MemoEntry:
+    """One memo in the memos appendix."""
+
+    target: str = doc("What the memo is about, e.g. 'code velocity', 'P3 turn 4', 'study'.")
+    target_kind: str = doc("study, code, transcript, turn or coding.")
+    coder: str = doc("Author of the memo.")
+    title: str = doc("One-line title, may be empty.")
+    text: str = doc("The memo's text (escaped like transcript text).")
+    updated_at: str = doc("When it was last changed (ISO 8601, UTC).")
+    anchor: str = doc("HTML id of a report section it links to (a code's codebook entry), or empty.", "")
+
+
+@dataclass
 class ReportContext:
     """Everything ``report.html.j2`` and ``report.md.j2`` may use."""
 
@@ -368,6 +442,10 @@ class ReportContext:
     codebook: list[CodebookEntry] = doc("Codebook appendix, codebook order.")
     methods: Methods = doc("Methods and provenance.")
     transcripts: list[TranscriptExcerpt] = doc("Transcript appendix: the quoted turns.")
+    memos: list[MemoEntry] | None = doc("Optional slot: the memos appendix, None unless asked ([report] memos = true or --memos).", None)
+    lenses: LensesSection | None = doc(
+        "Optional slot: lenses (e.g. the three Vs) read through the codebook's ties; None without serves/hinders ties.", None
+    )
 
 
 def field_help(cls: type) -> dict[str, str]:
@@ -387,6 +465,12 @@ __all__ = [
     "EmergentTopic",
     "FrequencyRow",
     "GroupShare",
+    "LensPairRow",
+    "LensPassage",
+    "LensSection",
+    "LensTieRow",
+    "LensesSection",
+    "MemoEntry",
     "Methods",
     "PairRow",
     "ParticipantRow",
