@@ -322,7 +322,8 @@ def test_report_offsets_and_order() -> None:
 
 def test_offsets_are_code_points() -> None:
     text = "Zoë 😀 mail zoë@example.com"
-    (finding,) = CHECKER.check(make(text)).findings
+    name, finding = CHECKER.check(make(text)).findings
+    assert (name.kind, name.start, name.end) == ("person-name", 0, 3)  # a first name, before the emoji
     assert (finding.start, finding.end) == (11, 26)
     assert text[finding.start : finding.end] == "zoë@example.com" == finding.text
 
@@ -336,7 +337,8 @@ def test_ner_reported_unavailable_when_model_missing() -> None:
     report = checker.check(make("Marguerite works at Brightmoor Health."))
     assert report.ner_model is None
     assert report.ner_message == NO_NER_MESSAGE
-    assert report.ok  # no NER: only the deny-list would have caught these
+    # no NER: the name lists still catch the first name; the organisation only a deny-list would
+    assert [(f.kind, f.text) for f in report.findings] == [("person-name", "Marguerite")]
 
 
 def test_ner_turned_off_says_so() -> None:
@@ -361,7 +363,7 @@ def entity_ruler_pipeline():
 
 
 def test_ner_pipeline_person_and_org_findings_end_to_end() -> None:
-    checker = AnonymityChecker(["Devansh"], ner=True, ner_pipeline=entity_ruler_pipeline())
+    checker = AnonymityChecker(["Devansh"], ner=True, ner_pipeline=entity_ruler_pipeline(), names=False)
     assert checker.ner_model is not None
     text = "Marguerite Okonkwo from Brightmoor Health met Devansh in Oslo with P3."
     report = checker.check(make("no capitals here at all.", text))
@@ -388,7 +390,7 @@ def test_ner_runs_only_on_turns_that_may_name_someone() -> None:
             return self.inner.pipe(texts, batch_size=batch_size)
 
     counting = CountingPipeline(entity_ruler_pipeline())
-    checker = AnonymityChecker([], ner_pipeline=counting)
+    checker = AnonymityChecker([], ner_pipeline=counting, names=False)
     reports = checker.check_many([make("all lower case.", "Marguerite Okonkwo here."), make("we retrain daily.")])
     assert counting.seen == ["Marguerite Okonkwo here."]
     assert [r.counts_by_kind() for r in reports] == [{"ner-person": 1}, {}]
@@ -438,7 +440,7 @@ def test_ner_model_loaded_from_a_folder_on_disk(tmp_path: Path) -> None:
     from qualkit.transcripts_schema.anonymity import load_ner_pipeline
 
     entity_ruler_pipeline().to_disk(tmp_path / "tiny_ner")
-    checker = AnonymityChecker([], ner_model=str(tmp_path / "tiny_ner"))
+    checker = AnonymityChecker([], ner_model=str(tmp_path / "tiny_ner"), names=False)
     assert checker.ner_model == str(tmp_path / "tiny_ner")
     report = checker.check(make("Devansh joined Brightmoor Health."))
     assert [(f.kind, f.text) for f in report.findings] == [("ner-person", "Devansh"), ("ner-org", "Brightmoor Health")]
@@ -448,7 +450,7 @@ def test_ner_model_loaded_from_a_folder_on_disk(tmp_path: Path) -> None:
 
 def test_allow_list_silences_ner_for_non_identifying_names() -> None:
     # e.g. a tool a NER model tags as ORG; the deny-list still wins over the allow-list
-    checker = AnonymityChecker(["Devansh"], ner_pipeline=entity_ruler_pipeline(), allow_terms=["brightmoor  HEALTH", "Devansh"])
+    checker = AnonymityChecker(["Devansh"], ner_pipeline=entity_ruler_pipeline(), allow_terms=["brightmoor  HEALTH", "Devansh"], names=False)
     text = "Marguerite Okonkwo from Brightmoor Health met Devansh."
     kinds = [(f.kind, f.text) for f in checker.check(make("Hello.", text)).findings]
     assert ("ner-org", "Brightmoor Health") not in kinds

@@ -23,9 +23,15 @@ Detectors
     IPv4 (four dotted parts, each at most 255) and IPv6 (validated with :mod:`ipaddress`);
     three-part version strings such as ``1.2.3`` are not addresses.
 ``speaker-name``
-    A speaker label that looks like a real name rather than a pseudonym; see
-    :func:`looks_like_pseudonym` and :func:`looks_like_personal_name`. Reported once per
-    distinct label, at the first turn that uses it.
+    A speaker label that is not a pseudonym form (``P3``, ``Participant 3``, ``Interviewer 2``,
+    ``Speaker 1``, a role word, ``[REDACTED]``), whatever its shape: ``Bin Hu``, ``au774186``;
+    see :mod:`.labels`. Reported once per distinct label, at the first turn that uses it.
+    Labels in the allow-list are not reported.
+``person-name``
+    A person's name in the text, found without a model by :class:`~.names.NameDetector`:
+    shipped first-name and surname lists plus context (honorifics, "my name is", "thanks, X",
+    vocative commas, capitalised surnames mid-sentence). The allow-list silences tools,
+    products and places it mistakes for names.
 ``deny-list``
     Every term of the study's deny-list, case-insensitive, as whole words (multi-word terms
     match across any run of white space), in turn text and in speaker labels.
@@ -36,7 +42,6 @@ Detectors
 from __future__ import annotations
 
 import importlib.util
-import ipaddress
 import re
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -44,11 +49,30 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
 from ..errors import InputError, Problem, QualkitError, display_path
+from .labels import GIVEN_NAMES, ROLE_WORDS, looks_like_personal_name, looks_like_pseudonym, non_pseudonym_reason
 from .model import Transcript
+from .names import NameDetector
+from .patterns import (
+    _DIGIT,
+    EMAIL_RE,
+    IPV4_RE,
+    IPV6_CANDIDATE_RE,
+    PHONE_RES,
+    REDACTION_RE,
+    URL_RE,
+    _detect_ips,
+    _detect_phones,
+    _detect_urls,
+    count_redactions,
+    redaction_spans,
+)
 
-KINDS: tuple[str, ...] = ("email", "phone", "url", "ip", "speaker-name", "deny-list", "ner-person", "ner-org")
+KINDS: tuple[str, ...] = ("email", "phone", "url", "ip", "speaker-name", "person-name", "deny-list", "ner-person", "ner-org")
 
-NO_NER_MESSAGE = "no NER model available: person/organisation names were checked only against the deny-list"
+NO_NER_MESSAGE = (
+    "no NER model available: person names were checked with qualkit's name lists and context rules, "
+    "organisation names only against the deny-list"
+)
 
 DEFAULT_CATEGORY = "PERSON"
 
@@ -99,6 +123,8 @@ class Finding:
 
 _FIXES = {
     "speaker-name": "rename the speaker to a pseudonym (P1, Interviewer 1) or run `qualkit transcripts pseudonymize`",
+    "person-name": "redact the name (add it to the deny-list and run `qualkit transcripts pseudonymize`), "
+    "or, if it names no one (a tool, a product, a place), add it to [anonymity] allow_list",
     "deny-list": "redact the term or run `qualkit transcripts pseudonymize`",
     "ner-person": "redact the name, or add it to the deny-list and run `qualkit transcripts pseudonymize`",
     "ner-org": "redact the name, or add it to the deny-list and run `qualkit transcripts pseudonymize`",
@@ -133,7 +159,7 @@ class AnonymityReport:
         if self.ner_model is not None:
             return f"NER model: {self.ner_model}"
         if not self.ner_enabled:
-            return "NER turned off: person/organisation names were checked only against the deny-list"
+            return "NER turned off: person names were checked with qualkit's name lists and context rules, organisation names only against the deny-list"
         return NO_NER_MESSAGE
 
     def problems(self, file: str = "") -> list[Problem]:
@@ -290,266 +316,6 @@ def compile_deny_matcher(terms: Iterable[DenyTerm | str]) -> re.Pattern[str] | N
     return re.compile(r"(?<!\w)" + _trie_pattern(keys) + r"(?!\w)", re.IGNORECASE)
 
 
-# --------------------------------------------------------------------------- detectors
-
-EMAIL_RE = re.compile(r"(?<![\w.+-])[^\W_][\w.%+-]*@(?:[^\W_](?:[\w-]*[^\W_])?\.)+[^\W\d_]{2,}(?![\w-])")
-
-# Top-level domains accepted for bare domains (``example.com``). File extensions that are also
-# country codes (py, md, sh, pl, rs, so, ps, mk ...) are deliberately missing.
-_TLDS = (
-    "com org net edu gov mil int io ai co app dev info biz me tv fm ly gg xyz tech cloud online site "
-    "news blog page link live store shop academy digital agency email global group media network "
-    "science social studio systems team tools world uk us ca au nz ie de fr es it nl be ch at se no "
-    "dk fi is pt pl cz sk hu ro bg gr tr ru ua il in jp kr cn hk tw sg my id th vn ph br ar mx cl za "
-    "ng ke eu asia org.uk co.uk ac.uk gov.uk"
-).split()
-_TLD_ALT = "|".join(sorted({t.split(".")[-1] for t in _TLDS}, key=lambda t: (-len(t), t)))
-
-_URL_TAIL = r"(?:[/?#][^\s<>\"'`]*)?"
-URL_RE = re.compile(
-    r"(?:\bhttps?://[^\s<>\"'`]+"
-    r"|(?<![\w@.-])www\.[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+" + _URL_TAIL +
-    r"|(?<![\w@./-])(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+(?:" + _TLD_ALT + r")(?![\w-]|\.\w)" + _URL_TAIL +
-    r")",
-    re.IGNORECASE,
-)
-# The TLD of a bare domain must be lower case: "ML.NET" or "ASP.NET" are product names.
-_BARE_TLD_LOWER = re.compile(r"\.([A-Za-z]+)(?:[/?#]|$)")
-
-_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
-IPV4_RE = re.compile(rf"(?<![\w.]){_OCTET}(?:\.{_OCTET}){{3}}(?![\w]|\.\d)")
-IPV6_CANDIDATE_RE = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|(?<=:):)?(?![\w:])")
-
-_SEP = r"[ \u00a0.\-]"
-PHONE_RES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    # +44 20 7946 0958, +1 (555) 123-4567, 0049 30 1234567
-    ("international", re.compile(r"(?<![\w+])(?:\+|\b00)\d{1,3}(?:[ \u00a0.\-/]?(?:\(\d{1,5}\)|\d{1,5})){2,6}(?![\w%]|[.,]\d)")),
-    # (555) 123-4567, 555-123-4567, 555.123.4567, 1-555-123-4567
-    ("north-american", re.compile(rf"(?<![\w+.\-/])(?:1{_SEP})?(?:\(\d{{3}}\){_SEP}?|\d{{3}}{_SEP})\d{{3}}{_SEP}\d{{4}}(?![\w%\-/]|[.,]\d)")),
-    # 020 7946 0958, 06 12 34 56 78, 030/1234567, 07700 900123
-    ("european", re.compile(r"(?<![\w+.\-/])0\d{1,4}(?:[ \u00a0/.\-]?\d{2,8}){1,4}(?![\w%\-/]|[.,]\d)")),
-)
-
-
-def _digits(text: str) -> int:
-    return sum(char.isdigit() for char in text)
-
-
-def _plausible_phone(shape: str, text: str) -> bool:
-    digits = _digits(text)
-    if shape == "international":
-        return 8 <= digits <= 15
-    if shape == "north-american":
-        # the same separator twice (123-456-7890), or an area code in parentheses
-        seps = re.findall(r"\d([ \u00a0.\-])\d", text)
-        return text.lstrip().startswith("(") or len(set(seps)) == 1
-    # european: trunk prefix 0 and a national number of 9 to 12 digits, not a date
-    if not 9 <= digits <= 12:
-        return False
-    if re.fullmatch(r"\d{1,2}[./\-]\d{1,2}[./\-]\d{2,4}", text):
-        return False
-    return True
-
-
-def _detect_phones(text: str) -> Iterator[tuple[int, int]]:
-    if len(_DIGIT.findall(text)) < 7:  # every phone shape has at least 7 digits
-        return
-    taken: list[tuple[int, int]] = []
-    for shape, pattern in PHONE_RES:
-        for match in pattern.finditer(text):
-            start, end = match.span()
-            value = match.group()
-            # trailing separators belong to the sentence
-            while value and value[-1] in " .-/":
-                value = value[:-1]
-                end -= 1
-            if not _plausible_phone(shape, value):
-                continue
-            if any(s < end and start < e for s, e in taken):
-                continue
-            taken.append((start, end))
-            yield start, end
-
-
-_URL_HINT = re.compile(r"\.(?:" + _TLD_ALT + r")(?![\w-])|://|www\.", re.IGNORECASE)
-_DIGIT = re.compile(r"\d")
-
-
-def _detect_urls(text: str) -> Iterator[tuple[int, int]]:
-    if _URL_HINT.search(text) is None:  # a cheap scan first: most turns have no URL
-        return
-    for match in URL_RE.finditer(text):
-        start, end = match.span()
-        value = match.group()
-        # strip sentence punctuation and unbalanced closing brackets
-        while value and value[-1] in ".,;:!?'\")]}*_":
-            if value[-1] in ")]}" and value.count({")": "(", "]": "[", "}": "{"}[value[-1]]) >= value.count(value[-1]):
-                break
-            value = value[:-1]
-            end -= 1
-        lowered = value.lower()
-        if not (lowered.startswith(("http://", "https://", "www."))):
-            tld = _BARE_TLD_LOWER.search(value.split("/", 1)[0] + "/")
-            if tld is None or tld.group(1) != tld.group(1).lower():
-                continue
-        if end > start:
-            yield start, end
-
-
-def _detect_ips(text: str) -> Iterator[tuple[int, int]]:
-    if text.count(".") >= 3:
-        for match in IPV4_RE.finditer(text):
-            yield match.span()
-    if "::" not in text and text.count(":") < 7:
-        return
-    for match in IPV6_CANDIDATE_RE.finditer(text):
-        value = match.group()
-        groups = [group for group in value.split(":") if group]
-        if "::" in value:
-            if len(groups) < 2:
-                continue
-        elif len(groups) != 8:
-            continue
-        if all(group.isdigit() and len(group) <= 2 for group in groups):
-            continue  # looks like a clock time 01:02:03, not an address
-        try:
-            ipaddress.IPv6Address(value)
-        except ValueError:
-            continue
-        yield match.span()
-
-
-# --------------------------------------------------------------------------- redactions
-
-REDACTION_RE = re.compile(r"\[(?:[A-Z][A-Z0-9]*(?:[ _\-][A-Z0-9]+)*)\]")
-_NOT_REDACTIONS = frozenset(
-    "INAUDIBLE CROSSTALK LAUGHTER LAUGHS LAUGHING PAUSE UNCLEAR SILENCE NOISE MUSIC APPLAUSE "
-    "INTERRUPTION BREAK COUGH COUGHS SIGH SIGHS INDISTINCT OVERLAPPING BACKGROUND".split()
-)
-
-
-def redaction_spans(text: str) -> list[tuple[int, int]]:
-    """Spans of redaction markers such as ``[NAME]``, ``[COMPANY-1]``, ``[REDACTED]``."""
-    return [m.span() for m in REDACTION_RE.finditer(text) if m.group()[1:-1] not in _NOT_REDACTIONS]
-
-
-def count_redactions(text: str) -> int:
-    """How many redaction markers (``[NAME]``, ``[PERSON-2]``, ``[EMAIL]`` ...) ``text`` has.
-
-    Transcriber annotations such as ``[INAUDIBLE]`` or ``[CROSSTALK]`` are not redactions;
-    lower-case annotations (``[laughter]``) and time stamps (``[00:01:02]``) never match.
-    """
-    return len(redaction_spans(text))
-
-
-# --------------------------------------------------------------------------- speaker labels
-
-# Words that make a label a role rather than a name: "Interviewer 1", "Speaker B", "Host".
-ROLE_WORDS = frozenset(
-    """interviewer interviewers interviewee interviewees speaker speakers participant participants
-    respondent respondents moderator host hosts cohost co-host guest guests researcher researchers
-    facilitator facilitators observer observers notetaker note-taker translator interpreter
-    narrator audience member members unknown unidentified other others all both everyone
-    several multiple crosstalk voice voices person man woman male female student teacher user
-    customer client engineer manager lead team pi investigator subject informant anonymous
-    redacted name caller operator announcer panelist panellist chair reporter""".split()
-)
-
-# A small list of common given names (international). Single-word labels in this list are
-# flagged; longer labels are judged by capitalisation instead.
-GIVEN_NAMES = frozenset(
-    """aaron abby adam adrian ahmed aisha alan albert alex alexander alexandra alexis ali alice alicia
-    allison amanda amber amelia amir amit amy ana andre andrea andrew andy angela anil ann anna anne
-    anthony antonio arjun ashley barbara ben benjamin beth betty bill bob brad brandon brenda brian
-    bruce bryan carl carla carlos carol caroline catherine charles charlie chen chris christian
-    christina christine christopher claire craig cynthia dan dana daniel daniela david deborah debra
-    deepak dennis diana diane dmitri donald donna doug douglas dylan ed edward elena eli elijah
-    elizabeth ella emily emma eric erica erik ethan eugene eva evan fatima felix fernando frank fred
-    gabriel gary george grace greg gregory hannah harold harry heather helen henry hiroshi hugo ian
-    isabel isabella ivan jack jacob james jamie jan jane janet jason javier jean jeff jeffrey jen
-    jennifer jenny jeremy jerry jessica jill jim joan joe joel john johnny jon jonathan jordan jorge
-    jose joseph josh joshua juan judy julia julie justin karen kate katherine kathleen kathy katie
-    kelly ken kenneth kevin kim kyle laura lauren leo li lin linda lisa liz lucas lucy luis luke
-    madison maria mark martin mary matt matthew megan mei melissa michael michelle mike mohamed
-    mohammed muhammad nancy natalie nathan nicholas nick nicole nina noah olga oliver olivia omar
-    pablo pamela patricia patrick paul paula peter philip priya rachel rahul raj ralph ramesh raymond
-    rebecca richard rick rob robert roger ron ronald rose ruth ryan sam samantha samuel sandra sara
-    sarah scott sean sergei sharon simon sophia sophie stephanie stephen steve steven sue susan tara
-    thomas tim timothy tom tony tyler victor victoria vikram vincent walter wayne wei william yuki
-    yusuf zachary zoe anand sanjay suresh vijay varun ravi harsha kwame kofi amara chidi ngozi
-    oluwaseun tariq leila mateo diego lars sven ingrid hans klaus jurgen pierre marie sofia giulia
-    luca marco ahmad hassan mehmet ayse kenji haruto sakura minh linh ji-woo seo-yeon""".split()
-)
-
-_PSEUDONYM_RES = (
-    re.compile(r"[A-Za-z]{1,3}[ _\-]?\d{1,4}[A-Za-z]?"),  # P3, Lg2, Sm4, P-12, R2a
-    re.compile(r"\[[^\]]+\]|<[^>]+>|\{[^}]+\}"),  # [NAME], [PERSON-1], <speaker>
-    re.compile(r"[A-Z]"),  # A, B
-    re.compile(r"(?:speaker|spk|spkr)[ _\-]?\d+|\d+", re.IGNORECASE),  # Speaker_01, spk1, 2
-)
-_LABEL_WORD = re.compile(r"[^\W\d_][\w'’.\-]*")
-_PARTICLES = frozenset("van von der den de da del della di du le la bin ibn al el st".split())
-_TITLES = frozenset("dr dr. mr mr. mrs mrs. ms ms. prof prof. sir dame".split())
-
-
-def _is_capitalised(word: str) -> bool:
-    """``Chris``, ``José``, ``DeBellis``, ``O'Neil``, ``Martinez-Cámara``, ``Dr.``; not ``ML``, ``of``, ``3D``."""
-    word = word.rstrip(",.")
-    letters = [char for char in word if char.isalpha()]
-    if not letters or not word[0].isupper() or any(not (char.isalpha() or char in "'’-") for char in word):
-        return False
-    return len(letters) == 1 or not all(char.isupper() for char in letters)
-
-
-def looks_like_pseudonym(label: str) -> bool:
-    """True for labels such as P3, Lg2, Interviewer 1, Interviewee, Speaker 2, Host, [NAME].
-
-    A label is a pseudonym when it is a short code with a number (``P3``, ``Lg2``), a bracketed
-    redaction (``[NAME]``), a single capital letter, or made only of role words (see
-    :data:`ROLE_WORDS`) optionally followed by a number or a single letter (``Interviewer 1``,
-    ``Audience member B``).
-    """
-    text = " ".join(label.split())
-    if not text:
-        return True
-    if any(pattern.fullmatch(text) for pattern in _PSEUDONYM_RES):
-        return True
-    words = re.split(r"[\s_]+", text)
-    while words and (re.fullmatch(r"\d+[A-Za-z]?|[A-Z]|#\d+|\(\w+\)", words[-1])):
-        words.pop()
-    return bool(words) and all(word.casefold().strip(".:()") in ROLE_WORDS for word in words)
-
-
-def looks_like_personal_name(label: str) -> str | None:
-    """Why ``label`` looks like a real personal name, or ``None`` when it does not.
-
-    The heuristic, applied to labels that are not pseudonyms: two or more capitalised words
-    (``Chris Benson``, ``Mary-Jane van der Berg``, ``Dr. Smith``), allowing lower-case
-    particles such as *van*, *de*, *bin* between them; or a single word that is a common given
-    name from :data:`GIVEN_NAMES` (``Daniel``, ``priya``).
-    """
-    if looks_like_pseudonym(label):
-        return None
-    words = label.split()
-    if len(words) == 1:
-        word = words[0].strip(".:,")
-        if word.casefold() in GIVEN_NAMES:
-            return "a common given name"
-        return None
-    names = [word for word in words if word.casefold() not in _PARTICLES]
-    if len(names) < 2 or len(names) > 5:
-        return None
-    if all(_is_capitalised(word) for word in names):
-        if any(word.casefold() in _TITLES for word in names):
-            return "a title and a name"
-        if all(word.casefold() in ROLE_WORDS for word in names):
-            return None
-        return "capitalised like a first and last name"
-    if words[0].strip(".:,").casefold() in GIVEN_NAMES:
-        return "starts with a common given name"
-    return None
-
-
 # --------------------------------------------------------------------------- NER
 
 
@@ -615,6 +381,7 @@ class AnonymityChecker:
         ner_pipeline: Any | None = None,
         ner_batch_size: int = 64,
         allow_terms: Iterable[str] = (),
+        names: bool = True,
     ) -> None:
         self.deny_terms: list[DenyTerm] = parse_deny_terms_any(deny_terms)
         self.deny_matcher = compile_deny_matcher(self.deny_terms)
@@ -623,6 +390,8 @@ class AnonymityChecker:
         self.ner_batch_size = ner_batch_size
         # Names NER may tag that are not identifying in this study (tools, products, public bodies).
         self.allow_terms = {normalize_term(term.split("=", 1)[0]) for term in allow_terms if term.strip()}
+        # The model-free person-name check (name lists and context); the allow-list silences it too.
+        self.name_detector: NameDetector | None = NameDetector(self.allow_terms) if names else None
         self._nlp: Any | None = None
         self.ner_model: str | None = None
         if ner:
@@ -674,16 +443,21 @@ class AnonymityChecker:
         for t_index, transcript in enumerate(transcripts):
             findings = reports[t_index].findings
             findings.extend(self._label_findings(transcript))
-            for turn_index, turn in enumerate(transcript.turns):
-                text = turn.text
+            texts = [turn.text for turn in transcript.turns]
+            names = self.name_detector.spans_many(texts) if self.name_detector is not None else [[] for _ in texts]
+            for turn_index, (text, name_spans) in enumerate(zip(texts, names)):
                 spans = self.text_spans(text)
                 for kind, start, end in spans:
                     detail = ""
                     if kind == "deny-list":
                         detail = f"deny-listed {self.deny_term_for(text[start:end]).category.lower()}"
                     findings.append(Finding(kind, turn_index, start, end, text[start:end], detail))
+                covered = [(s, e) for _, s, e in spans] + redaction_spans(text)
+                for name in name_spans:
+                    if not any(s < name.end and name.start < e for s, e in covered):
+                        findings.append(Finding("person-name", turn_index, name.start, name.end, name.text, name.reason))
+                        covered.append((name.start, name.end))
                 if self._nlp is not None and _MAY_NAME.search(text):
-                    covered = [(s, e) for _, s, e in spans] + redaction_spans(text)
                     ner_jobs.append((t_index, turn_index, text, covered))
         if self._nlp is not None and ner_jobs:
             texts = (job[2] for job in ner_jobs)
@@ -711,11 +485,9 @@ class AnonymityChecker:
             uses[turn.speaker] += 1
         for label, index in first_turn.items():
             plural = "s" if uses[label] != 1 else ""
-            why = looks_like_personal_name(label)
-            if why is not None:
-                findings.append(
-                    Finding("speaker-name", index, 0, len(label), label, f"looks like a real name: {why}; {uses[label]} turn{plural}")
-                )
+            why = non_pseudonym_reason(label)
+            if why is not None and normalize_term(label) not in self.allow_terms:
+                findings.append(Finding("speaker-name", index, 0, len(label), label, f"{why}; {uses[label]} turn{plural}"))
             if self.deny_matcher is not None:
                 for match in self.deny_matcher.finditer(label):
                     findings.append(
@@ -761,7 +533,15 @@ def check_anonymity(
 
 
 __all__ = [
+    "EMAIL_RE",
+    "GIVEN_NAMES",
+    "IPV4_RE",
+    "IPV6_CANDIDATE_RE",
     "KINDS",
+    "PHONE_RES",
+    "REDACTION_RE",
+    "ROLE_WORDS",
+    "URL_RE",
     "NO_NER_MESSAGE",
     "AnonymityChecker",
     "AnonymityReport",
@@ -774,6 +554,7 @@ __all__ = [
     "load_ner_pipeline",
     "looks_like_personal_name",
     "looks_like_pseudonym",
+    "non_pseudonym_reason",
     "normalize_term",
     "parse_deny_term",
     "parse_deny_terms",

@@ -82,6 +82,14 @@ _ADDRESSED = re.compile(
 _DISCOURSE_BEFORE = re.compile(r"(?:^|[.!?]\s+|\b)(?:so|and|okay|ok|well|now|but|yes|yeah|alright|all right)[,]?\s+$", re.IGNORECASE)
 _AND_I_AFTER = re.compile(r" and (?:I|me|myself)\b")
 _ME_AND_BEFORE = re.compile(r"\b(?:me|I|myself) and $")
+_FUNCTION_WORDS = frozenset(
+    """a an the of at in on for from to with by and or but as is was are were be been who whom whose which
+    that this these those there here emeritus emerita assistant associate adjunct visiting full
+    so not no yes it he she they we you i my his her their our your its""".split()
+)
+# "Professor liberty": speech recognition writes many names in lower case
+_HONORIFIC_LOWER = re.compile(r"\b(Professor|Prof\.?|Dr\.?|Mr\.?|Mrs\.?|Ms\.?|Doctor)\s+([a-z][\w'’\-]+)")
+_NOT_NAME_ENDINGS = ("ly", "ese", "ish", "ian", "ans", "ic")
 _CONTRACTION = re.compile(r"['’](?:m|re|ve|ll|d|t)$")
 _PARTICLES = frozenset("van von der den de da del della di du le la bin ibn al el st".split())
 
@@ -112,8 +120,8 @@ class NameLexicon:
 
     def is_common(self, folded: str) -> bool:
         """A common English word (or a place, month, greeting): not a name on its own."""
-        if len(folded) < 2 or (folded.endswith("ly") and len(folded) > 4 and folded not in self.first):
-            return True  # "I", and sentence adverbs (Fortunately, Honestly) that lead sentences
+        if len(folded) < 2 or (folded.endswith(_NOT_NAME_ENDINGS) and len(folded) > 4 and folded not in self.first):
+            return True  # "I"; sentence adverbs (Fortunately); languages and nationalities (Portuguese, Swedish)
         if _CONTRACTION.search(folded):
             return True  # I'm, can't, we'll
         return folded in self.common or folded in NOT_NAMES_ALONE
@@ -241,6 +249,11 @@ class NameDetector:
                 i = j  # "Lockheed Martin", "Latin America": a proper name that is not a person's
                 continue
             i += 1
+        if _HONORIFIC_LOWER.search(text):
+            for match in _HONORIFIC_LOWER.finditer(text):
+                if match.group(2).casefold() not in _FUNCTION_WORDS and not any(s.start < match.end() and match.start() < s.end for s in found):
+                    found.append(NameSpan(match.start(), match.end(), match.group(), "a lower-case word after an honorific"))
+            found.sort(key=lambda span: span.start)
         return found, tokens
 
     def spans_many(self, texts: Sequence[str]) -> list[list[NameSpan]]:
@@ -291,6 +304,8 @@ class NameDetector:
         common = lex.is_common(folded)
         if self._honorific_before(text, first.start) is not None and not common:
             return "after an honorific"
+        if _MY_NAME_RE.search(text[max(0, first.start - 20):first.start]) and folded not in _FUNCTION_WORDS:
+            return "after 'my name is'"
         if j - i >= 2:
             last = words[-1]
             surname_like = not lex.is_common(last.folded) or (lex.is_surname(last.folded) and len(last.text) > 2)
@@ -305,9 +320,6 @@ class NameDetector:
             return None
         if lex.is_first(folded):
             return "a first name"
-        before = text[:first.start]
-        if _MY_NAME_RE.search(before[-20:]):
-            return "after 'my name is'"
         if self._context(text, first, tokens, i, j, lists_only=False):
             return "in a greeting or vocative"
         if not first.initial and lex.is_surname(folded) and len(first.text) > 2:
