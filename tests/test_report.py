@@ -158,7 +158,8 @@ LOOP_TYPES = {
     "entry": None, "note": str, "p": ctx_mod.ParticipantRow, "theme": ctx_mod.Theme, "code": ctx_mod.CodeSection,
     "quote": ctx_mod.Quote, "co": ctx_mod.CoCode, "g": ctx_mod.GroupShare, "row": None, "pair": ctx_mod.PairRow,
     "ex": None, "topic": ctx_mod.EmergentTopic, "t": ctx_mod.TranscriptExcerpt, "turn": ctx_mod.TurnExcerpt,
-    "item": str,
+    "item": str, "lens": ctx_mod.LensSection, "passage": ctx_mod.LensPassage, "tie": ctx_mod.LensTieRow,
+    "lp": ctx_mod.LensPairRow,
 }
 
 
