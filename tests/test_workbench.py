@@ -221,3 +221,35 @@ def test_serve_lock_refuses_a_second_server(study):
     finally:
         first.release()
     assert not (study.root / ".qualkit" / "serve.lock").exists()
+
+
+def test_import_keeps_workbench_codings_and_list_skips_rejections(study, tiny, tmp_path):
+    from qualkit.interop.codings import import_codings, list_codings
+
+    items = suggestions(study, tiny.run2, "reviewer")
+    decide(study, "reviewer", items[0].pk, "accept")
+    decide(study, "reviewer", items[1].pk, "reject")
+    add_coding(study, "reviewer", "P2", 1, 0, 6, ["validation"])
+    csv_path = tmp_path / "codings.csv"
+    csv_path.write_text("transcript,turn,code,coder\nP10,2,debugging,reviewer\n", encoding="utf-8")
+    result = import_codings(study, csv_path)
+    assert result.replaced == {}
+    assert [(r["origin"], r["decision"]) for r in human_rows(study)] == [
+        ("workbench", "accepted"), ("workbench", "rejected"), ("workbench", "coded"), ("import", "coded")]
+    again = import_codings(study, csv_path)  # replaces the imported coding only
+    assert again.replaced == {"reviewer": 1} and len(human_rows(study)) == 4
+    row = next(r for r in list_codings(study) if r["coder"] == "human:reviewer")
+    assert (row["codings"], row["rejected"], row["workbench"]) == (3, 1, 2)
+
+
+def test_qdpx_export_leaves_out_rejections(study, tiny, tmp_path):
+    import zipfile
+
+    from qualkit.interop.qdpx import export_qdpx
+
+    item = suggestions(study, tiny.run2, "reviewer")[0]
+    decide(study, "reviewer", item.pk, "reject")  # reviewer has only a rejection: no codings at all
+    out = export_qdpx(study, tmp_path / "study.qdpx")
+    with zipfile.ZipFile(out) as archive:
+        project = archive.read("project.qde").decode("utf-8")
+    assert 'name="reviewer"' not in project and 'name="alice"' in project

@@ -31,7 +31,8 @@ def import_(ctx, file, coder, map_file, add_unknown, import_sources, allow_findi
     """Import human codings from FILE (.csv or .qdpx) in one transaction; any problem stores nothing.
 
     CSV columns: transcript, turn (1-based) or start,end, code (id or label), coder, memo.
-    An import replaces the earlier codings of the coders it brings in.
+    An import replaces the earlier imported codings of the coders it brings in; their workbench
+    codings and review decisions (`qualkit serve`) are kept.
     """
     from ..interop.codings import import_codings
 
@@ -77,8 +78,11 @@ def list_(ctx, as_json) -> None:
         click.echo("No human codings yet: `qualkit codings import FILE --coder NAME` brings them in.")
         return
     for row in rows:
+        origin = f"last import run {row['run_id']} from {row['source']}" if row["run_id"] is not None else "no import"
+        extra = f", {row['workbench']} made in the workbench" if row.get("workbench") else ""
+        extra += f"; {row['rejected']} review rejection(s), not counted as codings" if row.get("rejected") else ""
         click.echo(f"{row['coder']}: {row['codings']} coding(s), {row['codes']} code(s), "
-                   f"{row['transcripts']} transcript(s); last import run {row['run_id']} from {row['source']}")
+                   f"{row['transcripts']} transcript(s); {origin}{extra}")
 
 
 @codings.command("review-stats")

@@ -3,7 +3,8 @@
 One call, :func:`import_codings`, reads a file (``.csv`` or ``.qdpx``), checks every row or
 selection against the study, resolves the file's codes to the study codebook's ids, and
 stores everything in one transaction; any problem stores nothing. Automatic runs never
-write to ``human_codings``; an import replaces the earlier codings of the coders it brings in.
+write to ``human_codings``; an import replaces the earlier imported codings of the coders it brings
+in (their workbench codings and review decisions, ``origin = 'workbench'``, are kept).
 
 Codes the codebook does not know are reported. They can be mapped (``map_file``: CSV with
 ``old,new`` columns, or YAML ``{old: new}``; ``old`` may be a label, an id, a REFI code
@@ -37,6 +38,7 @@ import yaml
 
 from ..errors import AnonymityError, InputError, InteropError, Problem, display_path
 from ..store import utcnow
+from ..transcripts_schema.decoding import allow_csv_fields
 from ._refi import CODE_ID_RE, slugify, unique_id
 from .qdpx import QdpxProject, locate_turns, qualkit_layout, read_qdpx, render_source, split_span, stable_guid
 
@@ -184,7 +186,11 @@ def read_map_file(path: str | Path) -> dict[str, str]:
                 continue
             mapping[str(old).strip().lower()] = new.strip()
     else:
-        rows = list(csv.reader(io.StringIO(raw)))
+        allow_csv_fields(len(raw))
+        try:
+            rows = list(csv.reader(io.StringIO(raw)))
+        except csv.Error as error:
+            raise InputError(f"{shown} is not readable as CSV ({error})", hint="save it again as CSV (UTF-8)") from None
         for n, row in enumerate(rows, start=1):
             if not row or all(not cell.strip() for cell in row):
                 continue
@@ -353,7 +359,14 @@ def _read_csv(study: Any, path: Path, coder: str | None) -> tuple[list[PendingCo
         dialect = csv.Sniffer().sniff(raw[:4096], delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    reader = csv.reader(io.StringIO(raw), dialect)
+    allow_csv_fields(len(raw))
+    try:
+        reader = iter(list(csv.reader(io.StringIO(raw), dialect)))
+    except csv.Error as error:
+        raise InputError(
+            f"{shown} is not readable as CSV ({error})",
+            problems=[Problem(f"not readable as CSV: {error}", shown, "whole file", "save it again as CSV (UTF-8) from a spreadsheet")],
+        ) from None
     try:
         header = next(reader)
     except StopIteration:
@@ -783,7 +796,8 @@ def import_codings(
             }
             run_id = store.start_run("codings-import", parameters)
             for name in sorted({p.coder for p in pending}):
-                cursor = conn.execute("DELETE FROM human_codings WHERE coder = ?", (name,))
+                # workbench codings and review decisions are the coder's own work here: an import keeps them
+                cursor = conn.execute("DELETE FROM human_codings WHERE coder = ? AND origin != 'workbench'", (name,))
                 if cursor.rowcount:
                     replaced[name] = cursor.rowcount
             now = utcnow()
@@ -868,15 +882,20 @@ def import_qdpx_codings(
 
 
 def list_codings(study: Any) -> list[dict[str, Any]]:
-    """One row per human coder: codings, codes, transcripts, the last import's run and file."""
+    """One row per human coder: codings (review rejections are not codings), codes, transcripts, the last
+    import's run and file, codings made in the workbench, and review rejections."""
     rows = study.store.query(
         """SELECT g.*, json_extract(r.parameters, '$.file') AS source
-           FROM (SELECT coder, COUNT(*) AS codings, COUNT(DISTINCT code_id) AS codes,
-                        COUNT(DISTINCT transcript_pk) AS transcripts, MAX(run_id) AS run_id
+           FROM (SELECT coder, SUM(decision != 'rejected') AS codings,
+                        COUNT(DISTINCT CASE WHEN decision != 'rejected' THEN code_id END) AS codes,
+                        COUNT(DISTINCT CASE WHEN decision != 'rejected' THEN transcript_pk END) AS transcripts,
+                        MAX(run_id) AS run_id, SUM(origin = 'workbench' AND decision != 'rejected') AS workbench,
+                        SUM(decision = 'rejected') AS rejected
                  FROM human_codings GROUP BY coder) g
            LEFT JOIN runs r ON r.id = g.run_id ORDER BY g.coder"""
     )
-    return [{"coder": f"human:{row['coder']}", **{k: row[k] for k in ("codings", "codes", "transcripts", "run_id", "source")}} for row in rows]
+    keys = ("codings", "codes", "transcripts", "run_id", "source", "workbench", "rejected")
+    return [{"coder": f"human:{row['coder']}", **{k: row[k] for k in keys}} for row in rows]
 
 
 __all__ = [
