@@ -125,7 +125,7 @@ def explain(ctx: click.Context, segment_id: int, run_id: int | None, as_json: bo
         colours.setdefault(match.code_id, _COLOURS[len(colours) % len(_COLOURS)])
     console.print(
         f"[bold]segment {result.segment_pk}[/bold] ({result.unit}) of {result.transcript_id}, "
-        f"turn {result.turn_idx}, {result.speaker} ({result.role})"
+        f"turn {result.turn}, {result.speaker} ({result.role})"
     )
     text = Text(result.text)
     for match in result.matches:

@@ -36,7 +36,8 @@ class SegmentExplanation:
     unit: str
     transcript_id: str
     participant_id: str | None
-    turn_idx: int
+    turn_idx: int  # 0-based, as stored
+    turn: int  # 1-based, as people count turns (transcripts show, the report, exports, codings CSV)
     speaker: str
     role: str
     text: str
@@ -89,7 +90,7 @@ def explain_segment(study: Any, segment_pk: int, *, run_id: int | None = None) -
     run = _rules_run(study, run_id, row["unit"])
     explanation = SegmentExplanation(
         segment_pk=row["pk"], unit=row["unit"], transcript_id=row["transcript_id"], participant_id=row["participant_id"],
-        turn_idx=row["idx"], speaker=row["speaker"], role=row["role"], text=row["text"],
+        turn_idx=row["idx"], turn=row["idx"] + 1, speaker=row["speaker"], role=row["role"], text=row["text"],
         run_id=run["id"] if run is not None else None, codebook_name=None,
     )
     if run is None:

@@ -33,6 +33,10 @@ def export_frames(study: Any, coder: str | None = None) -> dict[str, pd.DataFram
         ["segment_pk", "transcript_id", "participant_id", "turn_idx", "code_id", "start_char", "end_char",
          "matched_text", "score", "coder", "text"]
     ].copy()
+    # Turns count from 1 wherever people see them (transcripts show, code explain, the report, the
+    # codings CSV import): the stored 0-based index is not exported.
+    segments["turn_idx"] = segments["turn_idx"] + 1
+    segments = segments.rename(columns={"turn_idx": "turn"})
     segments.insert(5, "code_label", segments["code_id"].map(tree.label))
     segments = segments.rename(columns={"text": "segment_text"})
     prevalence = tables.prevalence(codings, tree, people)
