@@ -106,7 +106,7 @@ POSITIVE = [
     ("slicing-and-dicing", "We sliced the metrics by region and one country was at zero."),
     ("debugging-paranoia", "After that incident I'm honestly paranoid, I never trust the numbers."),
     ("slow-deployments", "The whole release process takes forever, it took six months to launch."),
-    ("industry-classroom-mismatch", "In grad school the dataset never changed, Kaggle is not like this."),
+    ("industry-classroom-mismatch", "In grad school the dataset never changed; in industry it changes every week."),
     ("keeping-gpus-warm", "People launch a giant grid search just to keep the GPUs busy."),
     ("retrofitting-explanations", "We ship what works and come up with a nice story after the fact."),
     ("tribal-knowledge", "Nobody knows how it works, the person who wrote it left the company."),
