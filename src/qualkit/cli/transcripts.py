@@ -235,6 +235,8 @@ def import_command(
     for item in result.files:
         colour = {"new": "green", "new-version": "yellow"}.get(item.status)
         flag = f"  (anonymity override: {item.findings} finding(s))" if item.override else ""
+        dropped = [f"{n} {what}" for n, what in ((item.empty_turns, "empty turn(s)"), (item.boilerplate, "tool footer/header line(s)")) if n]
+        flag += f"  (dropped {', '.join(dropped)})" if dropped else ""
         click.echo(
             click.style(f"{item.status:<12}", fg=colour)
             + f"{item.transcript_id} v{item.version}  {item.turns} turns, {item.words:,} words  {item.file}{flag}"

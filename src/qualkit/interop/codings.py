@@ -38,6 +38,7 @@ import yaml
 
 from ..errors import AnonymityError, InputError, InteropError, Problem, display_path
 from ..store import utcnow
+from ..transcripts_schema.decoding import allow_csv_fields
 from ._refi import CODE_ID_RE, slugify, unique_id
 from .qdpx import QdpxProject, locate_turns, qualkit_layout, read_qdpx, render_source, split_span, stable_guid
 
@@ -185,7 +186,11 @@ def read_map_file(path: str | Path) -> dict[str, str]:
                 continue
             mapping[str(old).strip().lower()] = new.strip()
     else:
-        rows = list(csv.reader(io.StringIO(raw)))
+        allow_csv_fields(len(raw))
+        try:
+            rows = list(csv.reader(io.StringIO(raw)))
+        except csv.Error as error:
+            raise InputError(f"{shown} is not readable as CSV ({error})", hint="save it again as CSV (UTF-8)") from None
         for n, row in enumerate(rows, start=1):
             if not row or all(not cell.strip() for cell in row):
                 continue
@@ -354,7 +359,14 @@ def _read_csv(study: Any, path: Path, coder: str | None) -> tuple[list[PendingCo
         dialect = csv.Sniffer().sniff(raw[:4096], delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    reader = csv.reader(io.StringIO(raw), dialect)
+    allow_csv_fields(len(raw))
+    try:
+        reader = iter(list(csv.reader(io.StringIO(raw), dialect)))
+    except csv.Error as error:
+        raise InputError(
+            f"{shown} is not readable as CSV ({error})",
+            problems=[Problem(f"not readable as CSV: {error}", shown, "whole file", "save it again as CSV (UTF-8) from a spreadsheet")],
+        ) from None
     try:
         header = next(reader)
     except StopIteration:

@@ -2,12 +2,15 @@
 
 Accepted encodings: UTF-8, UTF-8 with a byte-order mark, UTF-16 and UTF-32 with a
 byte-order mark. Anything else is refused with the byte offset (and line) of every
-invalid sequence, never guessed.
+invalid sequence, never guessed. UTF-16 or UTF-32 without a byte-order mark is recognised
+by its pattern of NUL bytes and refused with that diagnosis; NUL characters in otherwise
+valid text are refused with their byte offset, line and column.
 """
 
 from __future__ import annotations
 
 import codecs
+import csv
 from pathlib import Path
 
 from ..errors import InputError, Problem, display_path
@@ -91,11 +94,88 @@ def decode_bytes(data: bytes, file: str = "") -> str:
             encoding, skip = name, len(bom)
             break
     body = data[skip:]
+    if not skip:
+        wide = _bomless_utf16(data, file)
+        if wide is not None:
+            raise wide
     try:
         text = body.decode(encoding)
     except UnicodeDecodeError:
         raise (_binary_error(data, file) if not skip else None) or _decode_error(data, skip, encoding, file) from None
+    if "\x00" in text:
+        raise _nul_error(data, text, skip, encoding, file)
     return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _bomless_utf16(data: bytes, file: str) -> InputError | None:
+    """The error for UTF-16/UTF-32 text saved without a byte-order mark, or None.
+
+    Text in those encodings has a NUL byte in (nearly) every second (or fourth) position
+    when its characters are mostly ASCII; UTF-8 text and binary files do not.
+    """
+    head = data[:8192]
+    pairs = len(head) // 2
+    if pairs < 2:
+        return None
+    even = head[0::2].count(0)
+    odd = head[1::2].count(0)
+    order = None
+    if odd >= 0.6 * pairs and even <= 0.1 * pairs:
+        order = "little-endian"
+    elif even >= 0.6 * pairs and odd <= 0.1 * pairs:
+        order = "big-endian"
+    elif even >= 0.9 * pairs and odd >= 0.4 * pairs:  # UTF-32: three NULs in four bytes
+        order = "UTF-32"
+    if order is None:
+        return None
+    shown = file or "input"
+    what = "UTF-32" if order == "UTF-32" else f"UTF-16 ({order})"
+    return InputError(
+        f"{shown} looks like {what} text without a byte-order mark",
+        problems=[
+            Problem(
+                f"this file looks {what.split(' ')[0]} without a BOM (a NUL byte in every "
+                f"{'fourth' if order == 'UTF-32' else 'second'} position)",
+                file,
+                "byte 0",
+                "re-save it as UTF-8 (for example: iconv -f UTF-16LE -t UTF-8 IN > OUT), or as UTF-16 with a BOM",
+            )
+        ],
+        hint="qualkit reads UTF-8, or UTF-16/UTF-32 with a byte-order mark",
+    )
+
+
+def _nul_error(data: bytes, text: str, skip: int, encoding: str, file: str) -> InputError:
+    """NUL characters in otherwise valid text: each one's byte offset, line and column."""
+    problems: list[Problem] = []
+    index = text.find("\x00")
+    count = text.count("\x00")
+    while index >= 0 and len(problems) < MAX_REPORTED:
+        line = text.count("\n", 0, index) + 1
+        column = index - (text.rfind("\n", 0, index) + 1) + 1
+        offset = skip + len(text[:index].encode(encoding)) if encoding == "utf-8" else None
+        where = (f"byte {offset}, " if offset is not None else "") + f"line {line}, column {column}"
+        problems.append(Problem("NUL character (U+0000) in the text", file, where, "delete it (a damaged or partly binary file?), then import again"))
+        index = text.find("\x00", index + 1)
+    message = f"{file or 'input'} contains {count} NUL character(s)"
+    if count > MAX_REPORTED:
+        message += f" (first {MAX_REPORTED} shown)"
+    return InputError(message, problems=problems, hint="a transcript is plain text: NUL bytes are never part of it")
+
+
+#: ``csv`` refuses a cell larger than its field limit (131,072 characters by default).
+_CSV_FIELD_CAP = 2**31 - 1
+
+
+def allow_csv_fields(size: int) -> None:
+    """Raise the ``csv`` module's field limit to at least ``size`` characters.
+
+    A cell can never be longer than the file it comes from, so readers pass the text's
+    length: a long cell is then read (and judged by its content), never a ``_csv.Error``.
+    """
+    wanted = min(max(size + 1, 131_072), _CSV_FIELD_CAP)
+    if csv.field_size_limit() < wanted:
+        csv.field_size_limit(wanted)
 
 
 def _binary_error(data: bytes, file: str) -> InputError | None:
@@ -156,4 +236,4 @@ def _decode_error(data: bytes, skip: int, encoding: str, file: str) -> InputErro
     return InputError(message, problems=problems, hint="qualkit reads UTF-8, or UTF-16/UTF-32 with a byte-order mark")
 
 
-__all__ = ["BOMS", "check_size", "decode_bytes", "read_limited"]
+__all__ = ["BOMS", "allow_csv_fields", "check_size", "decode_bytes", "read_limited"]

@@ -26,6 +26,7 @@ from .anonymity import count_redactions
 from .decoding import read_limited
 from .importers import Parsed, Source, detect_format, get_importer, importer_names
 from .importers import _REGISTRY as _IMPORTERS
+from .importers._tidy import tidy_parsed
 from .model import InterviewMetadata, SpeakerRole, Transcript, Turn
 from .options import ImportOptions
 from .participants import ParticipantRecord, load_participants
@@ -50,6 +51,7 @@ class ReadResult:
     units: int
     notes: list[str]
     source_hash: str
+    dropped: dict[str, int] = field(default_factory=dict)  # empty_turns, boilerplate lines
 
 
 def read_transcript(
@@ -85,13 +87,15 @@ def read_file(
     name = format or options.format or detect_format(path, data[:4096])
     importer = get_importer(name)
     parsed = importer.read(source, options)
+    tidy_parsed(parsed, source)  # one rule for every importer: boilerplate and empty turns dropped, counted
     speakers: dict[str, SpeakerInfo]
     if parsed.transcript is not None:
         transcript = _finish_json(parsed.transcript, path, options, participants)
         speakers = _speakers_of(transcript)
     else:
         transcript, speakers = build_transcript(parsed, source, options, participants)
-    return ReadResult(transcript, parsed.format, speakers, parsed.units, parsed.notes, hashlib.sha256(data).hexdigest())
+    dropped = {"empty_turns": parsed.empty_turns, "boilerplate": sum(parsed.boilerplate.values())}
+    return ReadResult(transcript, parsed.format, speakers, parsed.units, parsed.notes, hashlib.sha256(data).hexdigest(), dropped)
 
 
 def _blank_text(source: Source) -> bool:
@@ -293,6 +297,7 @@ class FileReport:
     units: int = 0
     notes: list[str] = field(default_factory=list)
     source_hash: str | None = None
+    dropped: dict[str, int] = field(default_factory=dict)  # empty_turns, boilerplate lines
     error: QualkitError | None = None
     anonymity: Any = None  # AnonymityReport from transcripts_schema.anonymity, when checked
     released: bool = False  # the transcript was stored and dropped from memory (large imports)
@@ -360,6 +365,7 @@ class FileReport:
         if self.error is not None:
             data["error"] = self.error.as_dict()
         data["notes"] = list(self.notes)
+        data["dropped"] = dict(self.dropped)
         return data
 
 
@@ -456,6 +462,7 @@ def read_and_check(path: Path, context: ReadContext) -> FileReport:
         return report
     report.transcript, report.format, report.speakers = result.transcript, result.format, result.speakers
     report.units, report.notes, report.source_hash = result.units, result.notes, result.source_hash
+    report.dropped = dict(result.dropped)
     if context.anonymity is not None:
         report.anonymity = _checker_for(context.anonymity).check(result.transcript)
     return report
@@ -558,6 +565,8 @@ class ImportedFile:
     words: int
     findings: int
     override: bool
+    empty_turns: int = 0  # speaker labels with no words, dropped
+    boilerplate: int = 0  # tool footer/header lines, dropped
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -666,6 +675,7 @@ def import_files(
                 ImportedFile(
                     report.shown, outcome.transcript_id, outcome.status, outcome.version,
                     len(transcript.turns), transcript.word_count, len(report.findings), override is not None,
+                    report.dropped.get("empty_turns", 0), report.dropped.get("boilerplate", 0),
                 )
             )
             report.release()

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InputError, Problem, display_path
-from .decoding import decode_bytes, read_limited
+from .decoding import allow_csv_fields, decode_bytes, read_limited
 from .model import Participant
 
 KNOWN_COLUMNS = ("id", "role", "company_size", "sector", "years_experience", "interview_date", "duration_minutes")
@@ -36,7 +36,14 @@ def load_participants(path: str | Path, *, max_mb: float = 20.0) -> dict[str, Pa
     path = Path(path)
     shown = display_path(path)
     text = decode_bytes(read_limited(path, max_mb), shown).lstrip("\ufeff")
-    rows = list(csv.reader(text.splitlines()))
+    allow_csv_fields(len(text))
+    try:
+        rows = list(csv.reader(text.splitlines()))
+    except csv.Error as error:
+        raise InputError(
+            f"{shown} is not readable as CSV ({error})",
+            problems=[Problem(f"not readable as CSV: {error}", shown, "whole file", "save it again as CSV (UTF-8) from a spreadsheet")],
+        ) from None
     if not rows or not any(cell.strip() for cell in rows[0]):
         raise InputError(f"{shown} is empty", problems=[Problem("no header row", shown, "line 1", "start with: " + ",".join(KNOWN_COLUMNS))])
     header = [name.strip().lower() for name in rows[0]]

@@ -6,10 +6,15 @@ Roles come, in this order, from ``speaker_roles`` (``--speaker-role LABEL=ROLE``
 defaults: labels starting with "Interviewer" are interviewers, "Interviewee" is the
 participant. An interview has one participant: a single unmapped label is the
 participant; several unmapped labels are an error unless ``multi_party`` is set.
+
+Keys of ``speaker_roles`` and entries of ``interviewers`` may be glob patterns (``A*``,
+``Speaker ?``), matched case-insensitively; an exact label wins over a pattern, and patterns
+apply in the order given.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from dataclasses import dataclass
 
@@ -25,6 +30,18 @@ PSEUDONYM = re.compile(r"^[A-Za-z]{1,4}[-_]?\d{1,4}$")
 def label_key(label: str) -> str:
     """Labels compare case-insensitively with collapsed spaces."""
     return " ".join(label.split()).casefold()
+
+
+def is_pattern(label: str) -> bool:
+    """True when a configured label is a glob pattern (``A*``, ``Speaker ?``, ``P[12]``)."""
+    return any(char in label for char in "*?[")
+
+
+def _pattern_match(key: str, patterns: list[tuple[str, SpeakerRole]]) -> SpeakerRole | None:
+    for pattern, role in patterns:
+        if fnmatch.fnmatchcase(key, pattern):
+            return role
+    return None
 
 
 @dataclass(frozen=True)
@@ -45,6 +62,7 @@ class SpeakerInfo:
 def assign_roles(turns: list[RawTurn], options: ImportOptions, file: str) -> dict[str, SpeakerInfo]:
     """Decide the role of every speaker label; unknown speakers raise with the fix."""
     mapping: dict[str, SpeakerRole] = {}
+    patterns: list[tuple[str, SpeakerRole]] = []
     problems: list[Problem] = []
     for label, role in options.speaker_roles.items():
         if role not in ROLES:
@@ -52,10 +70,14 @@ def assign_roles(turns: list[RawTurn], options: ImportOptions, file: str) -> dic
                 Problem(f"role {role!r} for speaker {label!r} is not one of {', '.join(ROLES)}", file, "speaker_roles", "use interviewer, participant or other")
             )
             continue
-        mapping[label_key(label)] = SpeakerRole(role)
+        if is_pattern(label):
+            patterns.append((label_key(label), SpeakerRole(role)))
+        else:
+            mapping[label_key(label)] = SpeakerRole(role)
     if problems:
         raise InputError(f"{file}: bad speaker role mapping", problems=problems)
-    interviewers = {label_key(name) for name in options.interviewers}
+    interviewers = {label_key(name) for name in options.interviewers if not is_pattern(name)}
+    interviewer_patterns = [(label_key(name), SpeakerRole.interviewer) for name in options.interviewers if is_pattern(name)]
 
     order: list[str] = []
     first: dict[str, RawTurn] = {}
@@ -77,7 +99,9 @@ def assign_roles(turns: list[RawTurn], options: ImportOptions, file: str) -> dic
         key = label_key(label)
         if key in mapping:
             decided[label] = (mapping[key], "mapping")
-        elif key in interviewers:
+        elif _pattern_match(key, patterns) is not None:
+            decided[label] = (_pattern_match(key, patterns), "mapping")  # type: ignore[assignment]
+        elif key in interviewers or _pattern_match(key, interviewer_patterns) is not None:
             decided[label] = (SpeakerRole.interviewer, "interviewers")
         elif label in stated:
             decided[label] = (SpeakerRole(stated[label]), "file")
@@ -104,8 +128,7 @@ def assign_roles(turns: list[RawTurn], options: ImportOptions, file: str) -> dic
                     f"unknown speaker {label!r} ({counts[label][0]} turn(s))",
                     file,
                     first[label].location,
-                    f"map it: --speaker-role '{label}=participant' (or =interviewer, =other) or [transcripts] speaker_roles; "
-                    "--multi-party accepts several participants",
+                    _mapping_fix(label),
                 )
                 for label in unmapped
             ],
@@ -116,6 +139,17 @@ def assign_roles(turns: list[RawTurn], options: ImportOptions, file: str) -> dic
     }
 
 
+def _mapping_fix(label: str) -> str:
+    """How to map an unknown label: both roles offered, and a pattern for Otter-style labels (P1, A1)."""
+    fix = f"map it: --interviewer '{label}' if it is the interviewer, or --speaker-role '{label}=participant' (or '{label}=other')"
+    prefix = re.match(r"^([A-Za-z]{1,4})[-_ ]?\d{1,4}$", label.strip())
+    if prefix:
+        fix += f"; in qualkit.toml, [transcripts] interviewers = [\"{prefix.group(1)}*\"] (or speaker_roles = {{\"{prefix.group(1)}*\" = \"participant\"}}) maps every such label"
+    else:
+        fix += "; or [transcripts] interviewers / speaker_roles in qualkit.toml (glob patterns such as 'A*' allowed)"
+    return fix + "; --multi-party accepts several participants"
+
+
 def sanitize_id(value: str, *, participant: bool = False) -> str:
     """Turn a file stem into a valid id: letters, digits, ``_ . -``; a participant id starts with a letter."""
     cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "-", value).strip("-._") or "transcript"
@@ -124,4 +158,4 @@ def sanitize_id(value: str, *, participant: bool = False) -> str:
     return cleaned
 
 
-__all__ = ["PSEUDONYM", "SpeakerInfo", "assign_roles", "label_key", "sanitize_id"]
+__all__ = ["PSEUDONYM", "SpeakerInfo", "assign_roles", "is_pattern", "label_key", "sanitize_id"]

@@ -98,12 +98,13 @@ def _register_builtins() -> None:
     from . import csv as csv_importer
     from . import docx as docx_importer
     from . import json as json_importer
+    from . import jsonl as jsonl_importer
     from . import markdown as markdown_importer
     from . import srt as srt_importer
     from . import text as text_importer
     from . import vtt as vtt_importer
 
-    for module in (vtt_importer, srt_importer, docx_importer, json_importer, markdown_importer, csv_importer, text_importer):
+    for module in (vtt_importer, srt_importer, docx_importer, jsonl_importer, json_importer, markdown_importer, csv_importer, text_importer):
         register_importer(
             module.NAME,
             module.sniff,

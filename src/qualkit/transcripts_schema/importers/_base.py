@@ -54,7 +54,9 @@ class Parsed:
     """What an importer returns: raw turns, or (qualkit JSON) a ready transcript.
 
     ``units`` counts the source units read (lines with text, cues, rows, paragraphs),
-    ``notes`` are things worth telling the user that are not errors.
+    ``notes`` are things worth telling the user that are not errors. ``empty_turns`` and
+    ``boilerplate`` count what the shared tidy-up (:mod:`._tidy`) dropped: turns with no
+    words, and tool footer/header lines.
     """
 
     format: str
@@ -62,6 +64,8 @@ class Parsed:
     transcript: "Transcript | None" = None
     units: int = 0
     notes: list[str] = field(default_factory=list)
+    empty_turns: int = 0
+    boilerplate: dict[str, int] = field(default_factory=dict)  # tool -> lines dropped
 
 
 #: ``[00:01:02]``, ``[1:02]``, ``[01:02.5]``, with optional markdown escapes ``\[04:05\]``.

@@ -10,13 +10,15 @@ from webvtt.errors import MalformedCaptionError, MalformedFileError
 
 from ...errors import InputError, Problem
 from ._base import Parsed, RawTurn, Source, no_labels_error
+from ._tidy import drop_boilerplate_piece
 
 #: ``Name: text`` at the start of a cue (Zoom); a label has at most five words and no
 #: sentence punctuation, so "Well, yes: ..." is not taken for a speaker.
-CUE_LABEL = re.compile(r"^(?P<label>[^\s:<>,.?!;\"][^:<>,?!;\"]{0,59}?)\s*:\s+(?P<text>.*)$", re.S)
-#: A Teams voice span ``<v Name>`` or ``<v.class Name>``.
-VOICE = re.compile(r"<v(?:\.[\w-]+)*\s+([^>]+)>")
-TAG = re.compile(r"<[^>]*>")
+CUE_LABEL = re.compile(r"^(?P<label>[^\s:<>,.?!;\"][^:<>,?!;\"]{0,59}?)\s*:(?:\s+(?P<text>.*))?$", re.S)
+#: A Teams voice span ``<v Name>`` or ``<v.class Name>``. Neither pattern crosses a ``<``, so a
+#: line full of unclosed ``<v `` tags is scanned in linear time (each scan stops at the next ``<``).
+VOICE = re.compile(r"<v(?:\.[\w-]+)*\s([^<>]+)>")
+TAG = re.compile(r"<[^<>]*>")
 
 TIMINGS = {
     "vtt": re.compile(r"^\s*(?:\d+:)?\d{1,2}:\d{1,2}\.\d{1,3}\s*-->\s*(?:\d+:)?\d{1,2}:\d{1,2}\.\d{1,3}(?:\s|$)"),
@@ -80,8 +82,12 @@ def read_captions(source: Source, kind: str) -> Parsed:
             problems.append(Problem(f"cue ends ({caption.end}) before it starts ({caption.start})", source.shown, where, "fix the cue's timing line"))
             continue
         for speaker, piece in _cue_pieces(caption.raw_text):
+            if piece and drop_boilerplate_piece(parsed, piece):  # e.g. Teams' "NAME started transcription"
+                continue
             if speaker is not None:
                 labelled += 1
+            elif not piece:
+                continue
             elif current is None:
                 problems.append(
                     Problem("cue has no speaker label and no earlier speaker", source.shown, where, "start the cue with 'Name: ' or <v Name>")
@@ -89,12 +95,11 @@ def read_captions(source: Source, kind: str) -> Parsed:
                 continue
             else:
                 speaker = current.speaker
-            if not piece:
-                continue
             if current is not None and current.speaker == speaker:
-                current.text = f"{current.text} {piece}".strip()
-                current.end = end
-            else:
+                if piece:
+                    current.text = f"{current.text} {piece}".strip()
+                    current.end = end
+            else:  # a new speaker, even with no words: an empty turn is dropped later, never merged
                 current = RawTurn(speaker=speaker, text=piece, location=where, start=start, end=end)
                 parsed.turns.append(current)
     if labelled == 0:
@@ -122,7 +127,7 @@ def _cue_pieces(raw: str) -> list[tuple[str | None, str]]:
             label = CUE_LABEL.match(plain)
             if label and len(label.group("label").split()) <= 5:
                 new = label.group("label").strip()
-                plain = label.group("text").strip()
+                plain = (label.group("text") or "").strip()
         if new is not None and new != speaker and (buffer or speaker is not None):
             pieces.append((speaker, " ".join(buffer)))
             buffer = []

@@ -6,6 +6,7 @@ import csv as _csv
 from typing import TYPE_CHECKING
 
 from ...errors import InputError, Problem
+from ..decoding import allow_csv_fields
 from ._base import Parsed, RawTurn, Source, parse_seconds
 
 if TYPE_CHECKING:
@@ -28,7 +29,12 @@ def read(source: Source, options: "ImportOptions") -> Parsed:
     if not text.strip():
         raise source.error("file is empty", "whole file", "export the transcript again")
     delimiter = "\t" if source.path.suffix.lower() == ".tsv" else ","
-    reader = _csv.reader(text.splitlines(), delimiter=delimiter)
+    allow_csv_fields(len(text))
+    try:
+        rows = list(_csv.reader(text.splitlines(), delimiter=delimiter))
+    except _csv.Error as error:  # e.g. a NUL or a broken quote the reader cannot recover from
+        raise source.error(f"not readable as CSV: {error}", "whole file", "save it again as CSV (UTF-8) from a spreadsheet") from None
+    reader = iter(rows)
     header = next(reader)
     lookup = {name.strip().lower(): index for index, name in enumerate(header)}
     columns = options.csv_columns
@@ -63,9 +69,7 @@ def read(source: Source, options: "ImportOptions") -> Parsed:
         if not speaker:
             problems.append(Problem("row has no speaker", source.shown, where, "fill in the speaker column"))
             continue
-        if not spoken:
-            problems.append(Problem("row has no text", source.shown, where, "fill in the text column, or delete the row"))
-            continue
+        # a row with a speaker and no text is an empty turn: kept here, dropped and counted by the shared tidy-up
         times: dict[str, float | None] = {}
         for key in ("start", "end"):
             value = cell(row, key)

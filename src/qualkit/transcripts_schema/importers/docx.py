@@ -42,11 +42,10 @@ def read(source: Source, options: "ImportOptions") -> Parsed:
     parts: list[str] = []
     skipped = 0
 
-    def flush() -> None:
+    def flush() -> None:  # an empty turn is kept here and dropped (and counted) by the shared tidy-up
         if current is not None:
             current.text = join_text(parts)
-            if current.text:
-                parsed.turns.append(current)
+            parsed.turns.append(current)
 
     paragraph_no = 0
     table_no = 0

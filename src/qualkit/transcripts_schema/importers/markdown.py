@@ -47,16 +47,11 @@ def read(source: Source, options: "ImportOptions") -> Parsed:
     current: RawTurn | None = None
     parts: list[str] = []
     skipped = 0
-    dropped: list[str] = []
 
-    def flush() -> None:
-        if current is None:
-            return
-        current.text = join_text(parts)
-        if current.text:
+    def flush() -> None:  # a label with no speech (e.g. a break) stays an empty turn: dropped and counted later
+        if current is not None:
+            current.text = join_text(parts)
             parsed.turns.append(current)
-        else:
-            dropped.append(f"{current.speaker} ({current.location})")
 
     for number, line in enumerate(source.text.split("\n"), start=1):
         if not line.strip() or _SKIP.match(line):
@@ -88,6 +83,4 @@ def read(source: Source, options: "ImportOptions") -> Parsed:
         raise no_labels_error(source, "markdown", "'**P3:** ...' at the start of a paragraph")
     if skipped:
         parsed.notes.append(f"skipped {skipped} line(s) before the first speaker label")
-    if dropped:
-        parsed.notes.append(f"dropped {len(dropped)} label(s) with no speech (e.g. breaks): " + ", ".join(dropped[:5]))
     return parsed
