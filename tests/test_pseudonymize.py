@@ -281,7 +281,7 @@ def test_cli_outside_a_study(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 def test_cli_inside_a_study_uses_its_deny_list_and_default_mapping(study, monkeypatch: pytest.MonkeyPatch) -> None:
     main = _cli()
     monkeypatch.delenv("QUALKIT_STUDY", raising=False)
-    (study.root / "deny-list.txt").write_text("Tessellate Bank = COMPANY\n", encoding="utf-8")
+    (study.root / "deny-list.txt").write_text("Tessellate Bank = COMPANY\nMarguerite Okonkwo\n", encoding="utf-8")
     config = study.root / "qualkit.toml"
     config.write_text(config.read_text(encoding="utf-8").replace('# deny_list = "deny-list.txt"', 'deny_list = "deny-list.txt"'), encoding="utf-8")
     first, _ = _write_sources(study.root / "raw")
@@ -318,9 +318,13 @@ def test_cli_on_a_podcast_transcript(shared_data: Path, tmp_path: Path, monkeypa
     monkeypatch.delenv("QUALKIT_STUDY", raising=False)
     source = shared_data / "corpus" / "practicalai" / "practical-ai-10.md"
     result = CliRunner().invoke(main, ["transcripts", "pseudonymize", str(source), "--out", "out", "--mapping", "m.json"])
-    assert result.exit_code == 0, result.output
-    assert "Whitenack" not in result.output
+    # the speakers are renamed, but the guests and people they talk about are still named in the
+    # text: the re-check refuses to call the file anonymized and says where and how to fix it
+    assert result.exit_code == 1, result.output
+    assert "still identify someone" in result.output and "out/practical-ai-10.json" in result.output
+    assert "person-name" in result.output and "deny-list" in result.output
     written = Transcript.model_validate_json((tmp_path / "out" / "practical-ai-10.json").read_text(encoding="utf-8"))
+    assert written.metadata.anonymized is False
     report = AnonymityChecker([], ner=False).check(written)
     assert not [f for f in report.findings if f.kind == "speaker-name"]
     assert "Whitenack" not in (tmp_path / "out" / "practical-ai-10.json").read_text(encoding="utf-8")

@@ -85,6 +85,7 @@ def pseudonymize_command(
     else:
         mapping = Path(mapping_path)
     forbidden = [study.path(study.config.report.out)] if study is not None else []
+    allowed = load_deny_list(study.path(study.config.anonymity.allow_list)) if study is not None and study.config.anonymity.allow_list else []
     summary = pseudonymize_files(
         [Path(p) for p in paths],
         out_dir,
@@ -92,6 +93,7 @@ def pseudonymize_command(
         deny_terms=terms,
         mapping_path=mapping,
         forbidden_dirs=forbidden,
+        allow_terms=allowed,
     )
     if as_json:
         echo_json({"ok": True, **summary.as_dict(show_mapping=show_mapping)})

@@ -32,12 +32,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-from ..errors import InputError, Problem, QualkitError, display_path
+from ..errors import AnonymityError, InputError, Problem, QualkitError, display_path
 from ..outputs import ensure_output_folder, ensure_parent_folder
 from .anonymity import (
     ROLE_WORDS,
     AnonymityChecker,
     DenyTerm,
+    Finding,
     count_redactions,
     looks_like_personal_name,
     looks_like_pseudonym,
@@ -376,9 +377,21 @@ class PseudonymizedFile:
     output: Path
     transcript_id: str
     stats: PseudonymizeStats
+    remaining: list[Finding] = field(default_factory=list)  # what the re-check still found
+
+    @property
+    def anonymized(self) -> bool:
+        return not self.remaining
 
     def as_dict(self) -> dict[str, Any]:
-        return {"source": str(self.source), "output": str(self.output), "transcript_id": self.transcript_id, **self.stats.as_dict()}
+        return {
+            "source": str(self.source),
+            "output": str(self.output),
+            "transcript_id": self.transcript_id,
+            "anonymized": self.anonymized,
+            "remaining_findings": len(self.remaining),
+            **self.stats.as_dict(),
+        }
 
 
 @dataclass
@@ -420,6 +433,7 @@ def pseudonymize_files(
     deny_terms: Iterable[str | DenyTerm] = (),
     mapping_path: str | Path,
     forbidden_dirs: Sequence[str | Path] = (),
+    allow_terms: Iterable[str] = (),
 ) -> PseudonymizeSummary:
     """Pseudonymize source files into qualkit JSON transcripts in ``out_dir``.
 
@@ -427,6 +441,12 @@ def pseudonymize_files(
     so a bad file leaves ``out_dir`` and the mapping untouched. The mapping at
     ``mapping_path`` is loaded, extended and saved; it must not lie inside ``out_dir`` or any
     of ``forbidden_dirs`` (the study's reports folder), since it re-identifies people.
+
+    Each rewritten transcript is checked again (deny-list, contact details, speaker labels and
+    person names in the text, with ``allow_terms`` silencing tools and places; no NER). A
+    file with findings left is written with ``anonymized: false`` and, after every file and
+    the mapping are written, :class:`~qualkit.errors.AnonymityError` lists each finding with
+    its file, turn and fix: the pseudonymizer never marks a file anonymized that is not.
     """
     out_dir = Path(out_dir)
     mapping_path = Path(mapping_path)
@@ -471,18 +491,48 @@ def pseudonymize_files(
     if problems:
         raise InputError("two files would be written to the same output; nothing was written", problems=problems)
 
+    recheck = AnonymityChecker(list(checker.deny_terms), ner=False, allow_terms=list(allow_terms))
+    remaining = [report.findings for report in recheck.check_many([transcript for _, transcript, _ in results])]
+
     ensure_parent_folder(mapping_path, option="--mapping")  # first: written files need their mapping saved
     ensure_output_folder(out_dir)
     files: list[PseudonymizedFile] = []
-    for path, transcript, stats in results:
+    for (path, transcript, stats), findings in zip(results, remaining):
+        if findings:
+            transcript = transcript.model_copy(update={"metadata": transcript.metadata.model_copy(update={"anonymized": False})})
         output = out_dir / f"{transcript.id}.json"
         output.write_text(json.dumps(transcript.to_json_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        files.append(PseudonymizedFile(path, output, transcript.id, stats))
+        files.append(PseudonymizedFile(path, output, transcript.id, stats, list(findings)))
     mapping.save(mapping_path)
     new_entries = [
         {"kind": "speaker", **entry} for key, entry in mapping.speakers.items() if ("speaker", key) not in before
     ] + [{"kind": "term", **entry} for key, entry in mapping.terms.items() if ("term", key) not in before]
-    return PseudonymizeSummary(files, mapping_path, mapping, new_entries)
+    summary = PseudonymizeSummary(files, mapping_path, mapping, new_entries)
+    flagged = [item for item in files if not item.anonymized]
+    if flagged:
+        raise AnonymityError(
+            f"{len(flagged)} of {len(files)} pseudonymized file(s) still identify someone "
+            f"({sum(len(item.remaining) for item in flagged)} finding(s)); they were written with \"anonymized\": false",
+            problems=[
+                Problem(
+                    finding.as_problem().message,
+                    f"{display_path(item.output)} (from {display_path(item.source)})",
+                    finding.as_problem().location,
+                    _RECHECK_FIXES.get(finding.kind, finding.as_problem().fix),
+                )
+                for item in flagged
+                for finding in item.remaining
+            ],
+            hint="add each name to the deny-list (--deny-list FILE, one a line) and run pseudonymize again; "
+            "words that name no one (tools, places) go in [anonymity] allow_list",
+        )
+    return summary
+
+
+_RECHECK_FIXES = {
+    "person-name": "add the name to the deny-list and run pseudonymize again, or to [anonymity] allow_list if it names no one",
+    "speaker-name": "map the label to a pseudonym: add it to the deny-list, or rename it in the source",
+}
 
 
 def _is_inside(path: Path, folder: Path) -> bool:
