@@ -315,7 +315,7 @@ def test_participants_csv_with_a_huge_cell_reads(tmp_path):
 
 
 def test_codings_csv_with_a_huge_cell_gives_no_traceback(tmp_path):
-    from tests._interop_fixtures import make_study
+    from _interop_fixtures import make_study
 
     study = make_study(tmp_path / "study")
     try:

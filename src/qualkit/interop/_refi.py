@@ -163,29 +163,48 @@ class RefiCode:
     fields: dict[str, Any] = field(default_factory=dict)  # unfolded description
 
 
-def parse_codes(codes_element: Element | None) -> list[RefiCode]:
-    """Every Code under a ``Codes`` element, depth first, parents before children."""
+#: Codes nested deeper than this are refused (no real codebook comes close; a deeper tree is a
+#: damaged or hostile file, and its code paths would grow with the square of the depth).
+MAX_CODE_DEPTH = 100
+
+
+def parse_codes(codes_element: Element | None, *, file: str = "", max_depth: int = MAX_CODE_DEPTH) -> list[RefiCode]:
+    """Every Code under a ``Codes`` element, depth first, parents before children.
+
+    The walk is iterative (no recursion, whatever the nesting); codes nested more than
+    ``max_depth`` levels deep raise :class:`~qualkit.errors.InteropError`.
+    """
+    from ..errors import InteropError
+
     found: list[RefiCode] = []
-
-    def walk(element: Element, parent: RefiCode | None) -> None:
-        for node in children(element, "Code"):
-            name = node.get("name") or ""
-            description = child_text(node, "Description")
-            code = RefiCode(
-                guid=(node.get("guid") or "").strip("{}").lower(),
-                name=name,
-                description=description,
-                parent_guid=parent.guid if parent else None,
-                is_codable=(node.get("isCodable", "true").strip().lower() in ("true", "1")),
-                color=node.get("color"),
-                path=f"{parent.path}/{name}" if parent else name,
-                fields=unfold_description(description),
+    if codes_element is None:
+        return found
+    # a stack of (element, parent code, depth); children pushed in reverse keep document order
+    stack: list[tuple[Element, RefiCode | None, int]] = [
+        (node, None, 1) for node in reversed(list(children(codes_element, "Code")))
+    ]
+    while stack:
+        node, parent, depth = stack.pop()
+        name = node.get("name") or ""
+        if depth > max_depth:
+            raise InteropError(
+                f"{file or 'the codebook'}: codes are nested more than {max_depth} levels deep "
+                f"(code {name[:60]!r} under {parent.path[:120] if parent else ''!r}...)",
+                hint=f"qualkit reads code trees up to {max_depth} levels; flatten the codebook in its tool and export it again",
             )
-            found.append(code)
-            walk(node, code)
-
-    if codes_element is not None:
-        walk(codes_element, None)
+        description = child_text(node, "Description")
+        code = RefiCode(
+            guid=(node.get("guid") or "").strip("{}").lower(),
+            name=name,
+            description=description,
+            parent_guid=parent.guid if parent else None,
+            is_codable=(node.get("isCodable", "true").strip().lower() in ("true", "1")),
+            color=node.get("color"),
+            path=f"{parent.path}/{name}" if parent else name,
+            fields=unfold_description(description),
+        )
+        found.append(code)
+        stack.extend((kid, code, depth + 1) for kid in reversed(list(children(node, "Code"))))
     return found
 
 

@@ -27,7 +27,7 @@ from ._refi import (
     local,
     parse_codes,
 )
-from .safezip import parse_xml
+from .safezip import MAX_XML_BYTES, parse_xml
 
 
 def code_records(codebook: Any) -> list[dict[str, Any]]:
@@ -110,6 +110,12 @@ def qdc_to_codebook_dict(source: str | Path | bytes, *, name: str | None = None)
             project = read_qdpx(path)
             return _codebook_dict(project.codes, name or project.name or stem, f"imported from {path.name} ({project.origin})")
         try:
+            size = path.stat().st_size
+            if size > MAX_XML_BYTES:
+                raise InteropError(
+                    f"{shown} is {size} bytes, more than the {MAX_XML_BYTES} allowed for a codebook",
+                    hint="this is not a plausible REFI-QDA codebook; export it again from its tool",
+                )
             data = path.read_bytes()
         except OSError as error:
             raise InteropError(f"cannot read {shown}: {error.strerror}", hint="check the path") from error
@@ -138,7 +144,7 @@ def qdc_to_codebook_dict(source: str | Path | bytes, *, name: str | None = None)
             f"{shown} is not a REFI-QDA codebook (root element <{local(root.tag)}>, expected <CodeBook>)",
             hint="export the codebook as REFI-QDA (.qdc) from its tool",
         )
-    codes = parse_codes(codes_element)
+    codes = parse_codes(codes_element, file=shown)
     if not codes:
         raise InteropError(f"{shown} contains no codes", hint="export a codebook with at least one code")
     return _codebook_dict(codes, name or stem, f"imported from {Path(shown).name} ({origin})")

@@ -197,7 +197,8 @@ def read_qdpx(
         elif not exact:
             warnings.append(f"the project file is named {member!r}, not 'project.qde' (file name case differs; read it anyway)")
         where = f"{shown}:{member}"
-        root = parse_xml(archive.read(member), where)
+        with archive.open_capped(member) as stream:  # streamed into the parser, capped at Limits.max_xml_bytes
+            root = parse_xml(stream, where)
         if local(root.tag) != "Project":
             raise InteropError(
                 f"{where} is not a REFI-QDA project (root element <{local(root.tag)}>, expected <Project>)",
@@ -215,7 +216,7 @@ def read_qdpx(
             for user in children(users_el, "User")
         }
         book = child(root, "CodeBook")
-        codes = parse_codes(child(book, "Codes") if book is not None else None)
+        codes = parse_codes(child(book, "Codes") if book is not None else None, file=where)
         code_guids = {code.guid for code in codes}
         variables = {
             _guid(var.get("guid")): var.get("name") or ""

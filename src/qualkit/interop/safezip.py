@@ -10,16 +10,20 @@ is parsed:
 - a corrupt or truncated archive is an :class:`~qualkit.errors.InteropError` naming the file.
 
 XML is parsed with :mod:`defusedxml`: no external entities, no entity declarations (which
-stops "billion laughs" expansion bombs), no network access.
+stops "billion laughs" expansion bombs), no network access. An XML member (``project.qde``) is
+streamed into the parser through :meth:`SafeArchive.open_capped`, never read whole into memory,
+and refused past ``Limits.max_xml_bytes`` (:data:`MAX_XML_BYTES`), whatever size it declares.
 """
 
 from __future__ import annotations
 
+import io
 import re
 import zipfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import IO
+from typing import IO, Iterator
 from xml.etree.ElementTree import Element
 
 from ..errors import InteropError, Problem, display_path
@@ -37,6 +41,7 @@ class Limits:
 
     max_members: int = MAX_MEMBERS
     max_total_bytes: int = MAX_TOTAL_BYTES
+    max_xml_bytes: int = MAX_XML_BYTES
 
 
 def check_member_name(name: str) -> str | None:
@@ -126,6 +131,32 @@ class SafeArchive:
                 return candidate, False
         return None, False
 
+    @contextmanager
+    def open_capped(self, member: str, *, max_bytes: int | None = None) -> Iterator[IO[bytes]]:
+        """A stream over ``member`` for a streaming parser: at most ``max_bytes`` (default
+        ``Limits.max_xml_bytes``) come out, checked against the declared size first and enforced
+        while decompressing; every byte counts against the archive's total cap.
+        """
+        cap = min(self.limits.max_xml_bytes if max_bytes is None else max_bytes, self.limits.max_total_bytes - self._read_bytes)
+        try:
+            declared = self._zip.getinfo(member).file_size
+        except KeyError:
+            raise InteropError(f"{self.shown}: no member {member!r}", hint="export the project again") from None
+        if declared > cap:
+            raise InteropError(
+                f"{self.shown}: member {member!r} declares {declared} bytes uncompressed, more than the allowed {cap}",
+                hint="this is not a plausible project file (a zip bomb?); MAX_XML_BYTES caps an XML member",
+            )
+        try:
+            handle = self._zip.open(member)
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError, NotImplementedError) as error:
+            raise InteropError(
+                f"{self.shown}: member {member!r} cannot be read ({error})",
+                hint="the archive is corrupt or truncated; export the project again",
+            ) from error
+        with handle:
+            yield io.BufferedReader(_CappedReader(handle, cap, self, member), buffer_size=64 * 1024)
+
     def read(self, member: str, *, max_bytes: int | None = None) -> bytes:
         """The bytes of ``member``, enforcing the caps while decompressing."""
         remaining = self.limits.max_total_bytes - self._read_bytes
@@ -157,6 +188,40 @@ class SafeArchive:
         return b"".join(chunks)
 
 
+class _CappedReader(io.RawIOBase):
+    """A read-only stream over an archive member that raises once more than ``cap`` bytes come out."""
+
+    def __init__(self, handle: IO[bytes], cap: int, archive: "SafeArchive", member: str) -> None:
+        self._handle, self._cap, self._archive, self._member = handle, cap, archive, member
+        self.size = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        wanted = 1024 * 1024 if size is None or size < 0 else min(size, 1024 * 1024)
+        try:
+            chunk = self._handle.read(wanted)
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError, NotImplementedError) as error:
+            raise InteropError(
+                f"{self._archive.shown}: member {self._member!r} cannot be read ({error})",
+                hint="the archive is corrupt or truncated; export the project again",
+            ) from error
+        self.size += len(chunk)
+        self._archive._read_bytes += len(chunk)
+        if self.size > self._cap:
+            raise InteropError(
+                f"{self._archive.shown}: member {self._member!r} uncompresses to more than the allowed {self._cap} bytes",
+                hint="this is not a plausible project file (a zip bomb?); MAX_XML_BYTES caps an XML member",
+            )
+        return chunk
+
+    def readinto(self, buffer: "bytearray | memoryview") -> int:  # type: ignore[override]
+        chunk = self.read(len(buffer))
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
+
+
 def parse_xml(data: bytes | IO[bytes], file: str) -> Element:
     """Parse untrusted XML with defusedxml; any refusal or syntax error is an InteropError."""
     import defusedxml.ElementTree as SafeET
@@ -181,4 +246,4 @@ def parse_xml(data: bytes | IO[bytes], file: str) -> Element:
         ) from error
 
 
-__all__ = ["Limits", "MAX_MEMBERS", "MAX_TOTAL_BYTES", "SafeArchive", "check_member_name", "parse_xml"]
+__all__ = ["Limits", "MAX_MEMBERS", "MAX_TOTAL_BYTES", "MAX_XML_BYTES", "SafeArchive", "check_member_name", "parse_xml"]
