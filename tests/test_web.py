@@ -51,7 +51,7 @@ def test_every_request_needs_the_token(app):
 
 
 def test_post_needs_csrf_and_same_origin(client, csrf, study):
-    body = {"transcript": "P1", "turn": 1, "start": 0, "end": 5, "codes": ["velocity"]}
+    body = {"transcript": "P1", "turn_idx": 1, "start": 0, "end": 5, "codes": ["velocity"]}
     assert client.post("/api/codings", json=body).status_code == 403
     assert client.post("/api/codings", json=body, headers={"X-CSRF-Token": "forged"}).status_code == 403
     evil = client.post("/api/codings", json=body, headers={"X-CSRF-Token": csrf, "Origin": "http://evil.example"})
@@ -72,13 +72,13 @@ def test_transcript_page_escapes_text_and_shows_highlights(client):
     html = client.get("/transcripts/P2").get_data(as_text=True)
     assert "<script>alert" not in html
     soup = BeautifulSoup(html, "html.parser")
-    turn = soup.select_one("#turn-1 .text")
+    turn = soup.select_one("#turn-2 .text")
     assert '<script>alert("x")</script>' in turn.get_text()  # shown as text
     assert not [s for s in soup.find_all("script") if "alert" in s.get_text() and s.get("type") != "application/json"]
-    highlights = soup.select("#turn-1 .hl")
-    assert {h.get_text() for h in soup.select("#turn-1 .hl.auto")} >= {"validate", "Debugging"}
+    highlights = soup.select("#turn-2 .hl")
+    assert {h.get_text() for h in soup.select("#turn-2 .hl.auto")} >= {"validate", "Debugging"}
     assert highlights
-    assert soup.select("#turn-3 .hl.human")  # alice's coding of the whole turn
+    assert soup.select("#turn-4 .hl.human")  # alice's coding of the whole turn
     assert "Content-Security-Policy" in client.get("/transcripts/P2").headers
 
 
@@ -100,11 +100,11 @@ def test_review_accept_and_reject_through_forms(client, csrf, study, tiny):
 
 def test_bad_input_gets_a_clear_message_and_changes_nothing(client, csrf, study):
     headers = {"X-CSRF-Token": csrf}
-    outside = client.post("/api/codings", json={"transcript": "P1", "turn": 1, "start": 0, "end": 99999, "codes": ["velocity"]}, headers=headers)
-    assert outside.status_code == 400 and "outside turn 1 of P1" in outside.json["error"]["message"]
-    unknown = client.post("/api/codings", json={"transcript": "P1", "turn": 1, "start": 0, "end": 5, "codes": ["nope"]}, headers=headers)
+    outside = client.post("/api/codings", json={"transcript": "P1", "turn_idx": 1, "start": 0, "end": 99999, "codes": ["velocity"]}, headers=headers)
+    assert outside.status_code == 400 and "outside turn 2 of P1" in outside.json["error"]["message"]
+    unknown = client.post("/api/codings", json={"transcript": "P1", "turn_idx": 1, "start": 0, "end": 5, "codes": ["nope"]}, headers=headers)
     assert unknown.status_code == 404 and "unknown code" in unknown.json["error"]["message"]
-    stale = client.post("/api/codings", json={"transcript": "P1", "transcript_pk": 999, "turn": 1, "start": 0, "end": 5,
+    stale = client.post("/api/codings", json={"transcript": "P1", "transcript_pk": 999, "turn_idx": 1, "start": 0, "end": 5,
                                               "codes": ["velocity"]}, headers=headers)
     assert stale.status_code == 409 and "reload" in stale.json["error"]["hint"]
     assert human_rows(study) == []
@@ -121,10 +121,12 @@ def test_new_code_through_the_api(client, csrf, study):
 
 
 def test_open_links_and_the_served_report(client, study):
-    response = client.get("/open?transcript=P1&turn=3")
-    assert response.status_code == 303 and response.headers["Location"] == "/transcripts/P1?turn=3#turn-3"
-    page = client.get("/transcripts/P1?turn=3").get_data(as_text=True)
-    assert 'data-focus="3"' in page and 'class="turn role-participant focus"' in page
+    response = client.get("/open?transcript=P1&turn=2")  # turns count from 1, as people see them
+    assert response.status_code == 303 and response.headers["Location"] == "/transcripts/P1?turn=2#turn-2"
+    page = client.get("/transcripts/P1?turn=2").get_data(as_text=True)
+    soup = BeautifulSoup(page, "html.parser")
+    assert soup.select_one("#transcript")["data-focus"] == "2"
+    assert "focus" in soup.select_one("#turn-2")["class"] and soup.select_one("#turn-2")["data-turn"] == "1"
     assert client.get("/report/").status_code == 400  # no report yet: a clear message
     out = study.root / "reports"
     out.mkdir(exist_ok=True)

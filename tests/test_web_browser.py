@@ -90,10 +90,10 @@ def test_transcript_shows_highlights_and_details(page, served):
     base = served[0]
     page.goto(f"{base}/transcripts/P1")
     assert page.url.endswith("/transcripts/P1")  # the token left the address bar
-    auto = page.locator("#turn-1 .hl.auto")
-    human = page.locator("#turn-1 .hl.human")
+    auto = page.locator("#turn-2 .hl.auto")
+    human = page.locator("#turn-2 .hl.human")
     assert auto.count() >= 2 and human.count() >= 1
-    page.locator("#turn-1 .hl.auto", has_text="validate").first.click()
+    page.locator("#turn-2 .hl.auto", has_text="validate").first.click()
     pop = page.locator("#pop")
     pop.wait_for(state="visible")
     assert "Validation" in pop.text_content() and "validation#phrase:0" in pop.text_content()
@@ -106,10 +106,10 @@ def test_xss_payload_stays_text(page, served):
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     page.goto(f"{base}/transcripts/P2")
-    text = page.locator("#turn-1 .text").text_content()
+    text = page.locator("#turn-2 .text").text_content()
     assert '<script>alert("x")</script>' in text
-    assert page.locator("#turn-1 .text script").count() == 0
-    page.locator("#turn-1 .hl.auto").first.click()
+    assert page.locator("#turn-2 .text script").count() == 0
+    page.locator("#turn-2 .hl.auto").first.click()
     assert dialogs == []
 
 
@@ -162,10 +162,10 @@ def _select(page, selector: str, start: int, end: int) -> None:
 def test_code_a_span_by_hand_and_add_a_new_code(page, served):
     base, _token, study, _tiny = served
     page.goto(f"{base}/transcripts/P1")
-    text = page.locator("#turn-3 .text").text_content()
+    text = page.locator("#turn-4 .text").text_content()
     start = text.index("If an experiment")
     end = start + len("If an experiment takes a week")
-    _select(page, "#turn-3 .text", start, end)
+    _select(page, "#turn-4 .text", start, end)
     page.locator("#panel").wait_for(state="visible")
     page.locator("#panel-search").fill("veloc")
     page.locator("#panel-options li", has_text="Velocity").first.wait_for()
@@ -178,7 +178,7 @@ def test_code_a_span_by_hand_and_add_a_new_code(page, served):
     page.locator("#panel-chosen .chip", has_text="Boredom").wait_for()
     page.locator("#panel-save").click()
     page.wait_for_load_state("load")
-    page.locator("#turn-3 .hl.human").first.wait_for()
+    page.locator("#turn-4 .hl.human").first.wait_for()
     rows = human_rows(study)
     assert sorted((r["code_id"], r["start_char"], r["end_char"], r["text"]) for r in rows) == [
         ("boredom", start, end, "If an experiment takes a week"), ("velocity", start, end, "If an experiment takes a week")]

@@ -106,13 +106,13 @@ def test_manual_coding_checks_span_codes_and_version(study, tiny):
         ("velocity", "Speed matt", "coded", "workbench"), ("validation", "Speed matt", "coded", "workbench")]
     assert change.inserted == [r["pk"] for r in rows]
     pk = study.store.transcript_pk("P1")
-    with pytest.raises(InputError, match="outside turn 1 of P1"):
+    with pytest.raises(InputError, match="outside turn 2 of P1"):
         add_coding(study, "reviewer", "P1", 1, 5, 100000, ["velocity"])
     with pytest.raises(NotFoundError, match="unknown code"):
         add_coding(study, "reviewer", "P1", 1, 0, 5, ["Velocity"])
     with pytest.raises(ConflictError, match="changed since this page was loaded"):
         add_coding(study, "reviewer", "P1", 1, 0, 5, ["velocity"], transcript_pk=pk + 999)
-    with pytest.raises(NotFoundError, match="no turn 99"):
+    with pytest.raises(NotFoundError, match="no turn 100"):
         add_coding(study, "reviewer", "P1", 99, 0, 5, ["velocity"])
     assert len(human_rows(study)) == 2
 

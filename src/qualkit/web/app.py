@@ -36,6 +36,9 @@ PAGES: list[tuple[str, str | None, str | None]] = [
     ("routes_transcripts", None, None),
     ("routes_review", "Review", "review.queue"),
     ("routes_coding", None, None),
+    ("routes_review_stats", "Agreement", "review_stats.index"),
+    ("routes_search", "Search", "search.index"),
+    ("routes_memos", "Memos", "memos.index"),
 ]
 
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})

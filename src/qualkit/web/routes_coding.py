@@ -52,7 +52,8 @@ def code_span() -> object:
     code_ids = data.get("codes") or []
     if isinstance(code_ids, str):
         code_ids = [part for part in code_ids.split(",") if part]
-    turn = _pk(data.get("turn"), "turn")
+    # the turn's 0-based index as stored (pages show turn_idx + 1); "turn" is accepted as the same index
+    turn = _pk(data.get("turn_idx", data.get("turn")), "turn index")
     if turn is None:
         raise InputError("no turn given", hint="select text inside a turn")
     change = record(add_coding(

@@ -26,7 +26,7 @@ def index() -> object:
 
 @bp.get("/open")
 def open_link() -> object:
-    """``/open?transcript=ID&turn=N``: the documented link scheme (report quotes use it)."""
+    """``/open?transcript=ID&turn=N``: the documented link scheme (report quotes use it); turns count from 1."""
     transcript = request.args.get("transcript", "").strip()
     if not transcript:
         raise InputError("the link names no transcript", hint="links look like /open?transcript=P3&turn=12")

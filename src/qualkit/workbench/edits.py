@@ -80,7 +80,7 @@ def current_turn(conn: sqlite3.Connection, transcript_id: str, turn_idx: int, *,
         )
     turn = conn.execute("SELECT pk, idx, text FROM turns WHERE transcript_pk = ? AND idx = ?", (row["pk"], turn_idx)).fetchone()
     if turn is None:
-        raise NotFoundError(f"transcript {transcript_id!r} has no turn {turn_idx}", hint="reload the page")
+        raise NotFoundError(f"transcript {transcript_id!r} has no turn {turn_idx + 1}", hint="reload the page")
     return TurnRef(transcript_id, row["pk"], turn["pk"], turn["idx"], turn["text"])
 
 
@@ -92,7 +92,7 @@ def check_span(turn: TurnRef, start: Any, end: Any) -> tuple[int, int]:
         raise InputError(f"span {start!r}..{end!r} is not two whole numbers", hint="select the text again") from None
     if not (0 <= start < end <= len(turn.text)):
         raise InputError(
-            f"span {start}..{end} is outside turn {turn.turn_idx} of {turn.transcript_id} (0..{len(turn.text)}); nothing was stored",
+            f"span {start}..{end} is outside turn {turn.turn_idx + 1} of {turn.transcript_id} (0..{len(turn.text)}); nothing was stored",
             hint="select text inside one turn",
         )
     return start, end
@@ -131,7 +131,7 @@ def add_coding(
             })
             for code_id in codes
         ]
-    return Change("code", coder, f"coded {turn.transcript_id} turn {turn.turn_idx} [{start}:{end}] with {', '.join(codes)}", inserted)
+    return Change("code", coder, f"coded {turn.transcript_id} turn {turn.turn_idx + 1} [{start}:{end}] with {', '.join(codes)}", inserted)
 
 
 def _own_coding(conn: sqlite3.Connection, coder: str, coding_pk: int) -> sqlite3.Row:

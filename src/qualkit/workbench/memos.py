@@ -43,7 +43,7 @@ class Memo:
 
     @property
     def target(self) -> str:
-        """The target as people read it: ``code velocity``, ``P3 turn 4``, ``coding 12``."""
+        """The target as people read it: ``code velocity``, ``P3 turn 4`` (turns counted from 1, as every face shows them)."""
         if self.target_kind == "code":
             return f"code {self.code_id}"
         if self.target_kind == "transcript":
@@ -137,7 +137,8 @@ def _target(
     turns = int(store.conn.execute("SELECT COUNT(*) FROM turns WHERE transcript_pk = ?", (pk,)).fetchone()[0])
     if turn_idx is None or not 0 <= int(turn_idx) < turns:
         shown = "?" if turn_idx is None else int(turn_idx) + 1
-        raise InputError(f"transcript {transcript} has no turn {shown}", hint=f"its turns are numbered 1 to {turns}")
+        raise InputError(f"transcript {transcript} has no turn {shown}: its turns are numbered 1 to {turns}",
+                         hint=f"give a turn from 1 to {turns}")
     return {**empty, "target_kind": "turn", "transcript_id": str(transcript), "turn_idx": int(turn_idx)}
 
 
@@ -181,9 +182,16 @@ def get_memo(study: Any, pk: int) -> Memo:
     return _row_to_memo(row)
 
 
-def edit_memo(study: Any, pk: int, *, text: str | None = None, title: str | None = None) -> Memo:
-    """Change a memo's text and/or title (its target and author stay)."""
+def _check_author(memo: Memo, coder: str | None) -> None:
+    if coder is not None and memo.coder != coder:
+        raise InputError(f"memo {memo.pk} is {memo.coder}'s, not {coder}'s: only its author changes it",
+                         hint="write a memo of your own on the same target")
+
+
+def edit_memo(study: Any, pk: int, *, text: str | None = None, title: str | None = None, coder: str | None = None) -> Memo:
+    """Change a memo's text and/or title (its target and author stay); with ``coder``, only the author may."""
     memo = get_memo(study, pk)
+    _check_author(memo, coder)
     new_text, new_title = _check_text(memo.text if text is None else text, memo.title if title is None else title)
     with _store(study).transaction() as conn:
         conn.execute("UPDATE memos SET text = ?, title = ?, updated_at = ? WHERE pk = ?",
@@ -191,9 +199,10 @@ def edit_memo(study: Any, pk: int, *, text: str | None = None, title: str | None
     return get_memo(study, pk)
 
 
-def delete_memo(study: Any, pk: int) -> Memo:
-    """Delete a memo; returns what was deleted."""
+def delete_memo(study: Any, pk: int, *, coder: str | None = None) -> Memo:
+    """Delete a memo; returns what was deleted. With ``coder``, only the author may."""
     memo = get_memo(study, pk)
+    _check_author(memo, coder)
     with _store(study).transaction() as conn:
         conn.execute("DELETE FROM memos WHERE pk = ?", (memo.pk,))
     return memo

@@ -234,7 +234,7 @@ def decide(
                 raise InputError("adjusting to a span needs the span", hint="select the text in the turn")
             start, end = int(span[0]), int(span[1])
             if not (0 <= start < end <= len(item.turn_text)):
-                raise InputError(f"span {start}..{end} is outside turn {item.turn_idx} of {item.transcript_id} "
+                raise InputError(f"span {start}..{end} is outside turn {item.turn_idx + 1} of {item.transcript_id} "
                                  f"(0..{len(item.turn_text)}); nothing was stored", hint="select text inside the turn")
         elif action == "replace":
             if not code_id:

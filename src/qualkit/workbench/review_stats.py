@@ -100,8 +100,15 @@ def _coder_name(coder: str) -> str:
     return name
 
 
+def reviewers(study: Any) -> list[str]:
+    """Human coders who decided on any run's suggestions."""
+    rows = _store(study).query("SELECT DISTINCT coder FROM human_codings WHERE suggestion_run_id IS NOT NULL ORDER BY coder")
+    return [row[0] for row in rows]
+
+
 def review_stats(study: Any, *, coder: str, run_id: int | None = None) -> ReviewStats:
-    """Per code of run ``run_id`` (default: the newest run ``coder`` reviewed): decisions and precision.
+    """Per code of run ``run_id`` (default: the newest run ``coder`` reviewed, else the latest rules run,
+    all pending): decisions and precision.
 
     Codes with suggestions are listed in codebook order, then codes only the coder's decisions
     mention; a code nobody suggested is left out.
@@ -112,14 +119,11 @@ def review_stats(study: Any, *, coder: str, run_id: int | None = None) -> Review
     name = _coder_name(coder)
     if run_id is None:
         runs = reviewed_runs(study, name)
-        if not runs:
-            known = [row[0] for row in store.query(
-                "SELECT DISTINCT coder FROM human_codings WHERE suggestion_run_id IS NOT NULL ORDER BY coder")]
-            raise NotFoundError(
-                f"coder {name!r} has not reviewed any run's suggestions",
-                hint=("review a run in `qualkit serve` first" + (f"; reviewers so far: {', '.join(known)}" if known else "")),
-            )
-        run_id = runs[0]
+        latest = store.latest_run("rules")
+        if not runs and latest is None:
+            raise NotFoundError("this study has no rules run whose suggestions could be reviewed",
+                                hint="run `qualkit code` first, then review its suggestions in `qualkit serve`")
+        run_id = runs[0] if runs else int(latest["id"])
     run = store.run(int(run_id))  # NotFoundError when absent
     if run["kind"] != "rules":
         raise InputError(f"run {run_id} is of kind {run['kind']!r}: it made no suggestions",
@@ -159,4 +163,4 @@ def review_stats(study: Any, *, coder: str, run_id: int | None = None) -> Review
     return ReviewStats(name, int(run_id), ordered)
 
 
-__all__ = ["CodeReviewStats", "DECISIONS", "ReviewStats", "review_stats", "reviewed_runs"]
+__all__ = ["CodeReviewStats", "DECISIONS", "ReviewStats", "review_stats", "reviewed_runs", "reviewers"]

@@ -155,7 +155,7 @@
     chosen = [];
     renderChosen();
     document.getElementById("panel-text").textContent = picked.text.length > 160 ? picked.text.slice(0, 157) + "…" : picked.text;
-    document.getElementById("panel-where").textContent = "turn " + picked.turn + ", characters " + picked.start + "–" + picked.end;
+    document.getElementById("panel-where").textContent = "turn " + (picked.turn + 1) + ", characters " + picked.start + "–" + picked.end;
     panel.hidden = false;
     search.value = "";
     search.focus();
@@ -171,7 +171,7 @@
   save.addEventListener("click", () => {
     if (!selection || !chosen.length) return;
     act(() => QK.post("/api/codings", {
-      transcript, transcript_pk: transcriptPk, turn: selection.turn, start: selection.start, end: selection.end,
+      transcript, transcript_pk: transcriptPk, turn_idx: selection.turn, start: selection.start, end: selection.end,
       codes: chosen.map((c) => c.id),
     }));
   });
