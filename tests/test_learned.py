@@ -167,3 +167,41 @@ def test_cli_learned_without_codings(tmp_path):
     study.close()
     out = CliRunner().invoke(main, ["--study", root, "code", "--pass", "learned"])
     assert out.exit_code == 1 and "no human codings to learn from" in out.output
+
+
+def test_decisions_needed_per_code(learned_study):
+    from qualkit.coding.learned.active import decisions_needed
+
+    needs = decisions_needed(learned_study)
+    assert needs["tooling"].needed == 5 and not needs["tooling"].learnable
+    assert needs["tooling"].message == "tooling: 3 human examples, needs 8 (5 more)"
+    assert needs["velocity"].learnable and needs["velocity"].needed == 0
+
+
+def test_review_order_uncertainty_spread_and_decided_left_out(learned_study):
+    from qualkit.coding.learned.active import order_suggestions, rank_suggestions
+
+    run_id = run_learned(learned_study).run_id
+    ranked = rank_suggestions(learned_study, run_id, coder="alice")
+    total = learned_study.store.query("SELECT COUNT(*) AS n FROM code_applications WHERE run_id = ?", (run_id,))[0]["n"]
+    assert 0 < len(ranked) < total  # suggestions alice already coded the same way are not asked again
+    decided = {(r["segment_pk"], r["code_id"]) for r in learned_study.store.query(
+        "SELECT s.pk AS segment_pk, hc.code_id FROM human_codings hc JOIN segments s ON s.turn_pk = hc.turn_pk AND s.unit = 'turn'")}
+    assert not decided & {(r.segment_pk, r.code_id) for r in ranked}
+    # codes take turns: the first picks cover several codes
+    first = [r.code_id for r in ranked[:3]]
+    assert len(set(first)) == min(3, len({r.code_id for r in ranked}))
+    # within a code, the most uncertain comes first (smallest margin)
+    for code in {r.code_id for r in ranked}:
+        margins = [r.margin for r in ranked if r.code_id == code]
+        assert margins[0] == min(margins[:5])
+    assert order_suggestions(learned_study, run_id, coder="alice") == [r.application_pk for r in ranked]
+    # deciding the first suggestion takes it off the queue
+    top = ranked[0]
+    seg = learned_study.store.query("SELECT turn_pk, transcript_pk FROM segments WHERE pk = ?", (top.segment_pk,))[0]
+    with learned_study.store.transaction() as conn:
+        conn.execute("""INSERT INTO human_codings (coder, transcript_pk, turn_pk, code_id, created_at, decision, suggestion_pk,
+                        suggestion_run_id, origin) VALUES ('alice', ?, ?, ?, ?, 'rejected', ?, ?, 'workbench')""",
+                     (seg["transcript_pk"], seg["turn_pk"], top.code_id, utcnow(), top.application_pk, run_id))
+    again = order_suggestions(learned_study, run_id, coder="alice")
+    assert top.application_pk not in again and len(again) == len(ranked) - 1

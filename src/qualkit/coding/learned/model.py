@@ -9,7 +9,8 @@ decided about (label 1 = coded with the code, 0 = decided against it), plus the 
 Scores are calibrated by Platt scaling fitted on out-of-fold decision values of a stratified
 k-fold cross-validation, and the decision threshold is the one with the best out-of-fold F1.
 A code with fewer than :data:`MIN_POSITIVES` human positives (or :data:`MIN_NEGATIVES`
-negatives) is not learned; its :class:`Skipped` entry says why.
+negatives) is not learned, nor is one whose out-of-fold kappa is not above :data:`MIN_CV_KAPPA`
+(its decisions would be no better than chance); its :class:`Skipped` entry says why.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ MIN_NEGATIVES = 5
 DEFAULT_FOLDS = 5
 DEFAULT_C = 4.0
 WEAK_WEIGHT = 0.3
+MIN_CV_KAPPA = 0.0
+"""A code whose out-of-fold decisions agree with the human no better than chance is not applied."""
 
 
 @dataclass(frozen=True)
@@ -112,7 +115,8 @@ def _round(value: float) -> float | None:
 def _logistic(C: float, seed: int) -> Any:
     from sklearn.linear_model import LogisticRegression
 
-    return LogisticRegression(C=C, class_weight="balanced", solver="liblinear", random_state=seed, max_iter=200)
+    # dual: far faster than the primal when features outnumber units, as with n-grams
+    return LogisticRegression(C=C, class_weight="balanced", solver="liblinear", dual=True, random_state=seed, max_iter=500)
 
 
 def _fit_linear(X: sparse.csr_matrix, y: np.ndarray, w: np.ndarray, C: float, seed: int) -> tuple[np.ndarray, float]:
@@ -185,6 +189,7 @@ def fit_code(
     weak_weight: float = WEAK_WEIGHT,
     min_positives: int = MIN_POSITIVES,
     min_negatives: int = MIN_NEGATIVES,
+    min_cv_kappa: float = MIN_CV_KAPPA,
 ) -> CodeModel | Skipped:
     """Learn one code from labelled rows ``X``/``y`` (1/0) and optional weak positive rows."""
     from sklearn.model_selection import StratifiedKFold
@@ -218,6 +223,10 @@ def fit_code(
     probabilities = _sigmoid(a * oof + b)
     threshold = _best_threshold(probabilities, y)
     cv = binary_metrics(y.astype(bool), probabilities >= threshold)
+    if not cv["kappa"] > min_cv_kappa:
+        kappa = "undefined" if math.isnan(cv["kappa"]) else f"{cv['kappa']:.2f}"
+        return Skipped(code_id, f"{code_id}: cross-validated kappa {kappa} on {n_pos} human examples is no better "
+                       "than chance: not applied (code more units, or sharpen the code)", n_pos, n_neg)
     coef, intercept = _fit_linear(*with_weak(np.arange(len(y))), C, seed)
     return CodeModel(code_id, coef, intercept, a, b, threshold, n_pos, n_neg, n_weak,
                      {key: cv[key] for key in ("precision", "recall", "f1", "kappa")} | {"folds": k})
@@ -259,7 +268,7 @@ def fit_learned(
         else:
             models[code] = result
     parameters = {"seed": seed, "folds": folds, "C": C, "weak_weight": weak_weight, "min_positives": min_positives,
-                  "min_negatives": MIN_NEGATIVES, "classifier": "logistic regression (liblinear, class-balanced)",
+                  "min_negatives": MIN_NEGATIVES, "min_cv_kappa": MIN_CV_KAPPA, "classifier": "logistic regression (liblinear, class-balanced)",
                   "calibration": "Platt on out-of-fold decisions", "threshold": "best out-of-fold F1",
                   "features": feature_set.describe()}
     return LearnedModels(feature_set, models, skipped, parameters)
