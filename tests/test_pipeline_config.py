@@ -90,6 +90,8 @@ def test_a_multi_party_study_declared_only_in_qualkit_toml_builds(panel: Path):
     assert refused.exit_code == 1
     assert "multi_party = true" in refused.output and "qualkit.toml" in refused.output
     assert "--multi-party" not in refused.output and "--speaker-role" not in refused.output
+    assert 'speaker_roles = { "P2" = "participant" } in qualkit.toml' in refused.output
+    assert 'interviewers = ["P2"] in qualkit.toml' in refused.output and "--interviewer" not in refused.output
     assert "nothing was recorded" in refused.output
     assert _count(panel, "runs") == 0 and _count(panel, "transcripts") == 0  # a refused run records nothing
 

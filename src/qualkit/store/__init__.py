@@ -207,7 +207,7 @@ class Store:
                            error = COALESCE(error, ?) WHERE id = ? AND status = 'running'""",
                         (utcnow(), f"interrupted: {who} ended before the run finished", row["id"]),
                     )
-        except StoreError:  # another process is writing: leave it for the next start
+        except (StoreError, sqlite3.OperationalError):  # busy or read-only: leave it for the next start
             return []
         return [row["id"] for row in gone]
 
