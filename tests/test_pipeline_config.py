@@ -268,3 +268,45 @@ def test_two_concurrent_runs_do_the_work_once(panel: Path):
     assert kinds.count("rules") == 1 and kinds.count("import") == 2 and kinds.count("pipeline") == 1
     assert steps == 1  # every step's state comes from the one run that did the work
     assert sum("Everything is up to date." in out for out, _ in results) == 1
+
+
+PODCAST = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "corpus" / "practicalai"
+
+
+@pytest.mark.skipif(not PODCAST.is_dir(), reason="../shared/data is not here")
+def test_real_podcast_transcripts_build_from_qualkit_toml_alone(tmp_path: Path):
+    """Real multi-party files (Practical AI episodes, real names): qualkit.toml says everything."""
+    root = tmp_path / "podcast-study"
+    root.mkdir()
+    folder = PODCAST.resolve()
+    (root / "qualkit.toml").write_text(
+        f"""[study]
+name = "Podcast study"
+
+[transcripts]
+sources = ["{folder}/practical-ai-1.md", "{folder}/practical-ai-2.md"]
+
+[[transcripts.files]]
+glob = "{folder}/practical-ai-*.md"
+multi_party = true
+interviewers = ["Daniel Whitenack", "Chris Benson"]
+allow_findings = true
+reason = "public podcast: hosts and guests speak under their own names"
+
+[topics]
+enabled = false
+""",
+        encoding="utf-8",
+    )
+    result = _run(root)
+    assert result.exit_code == 0, result.output
+    study = Study(root)
+    try:
+        episode = study.store.load_transcript("practical-ai-1")
+        roles = {turn.speaker: turn.role.value for turn in episode.turns}
+        assert roles["Daniel Whitenack"] == roles["Chris Benson"] == "interviewer"
+        assert roles["Adam Stacoviak"] == roles["Jerod Santo"] == "participant"
+        assert {row.id for row in study.store.transcripts()} == {"practical-ai-1", "practical-ai-2"}
+    finally:
+        study.close()
+    assert (root / "reports" / "index.html").is_file()
