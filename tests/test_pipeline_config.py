@@ -310,3 +310,18 @@ enabled = false
     finally:
         study.close()
     assert (root / "reports" / "index.html").is_file()
+
+
+def test_outputs_recorded_without_hashes_are_still_checked_for_existence(panel: Path):
+    """A store written before output hashes were kept: a deleted report is still noticed."""
+    (panel / "qualkit.toml").write_text(BASE + PANEL_RULE, encoding="utf-8")
+    assert _run(panel).exit_code == 0
+    conn = sqlite3.connect(panel / ".qualkit" / "store.sqlite")
+    payload = json.loads(conn.execute("SELECT outputs FROM pipeline_steps WHERE step = 'report'").fetchone()[0])
+    del payload["outputs"]["output_files"]
+    conn.execute("UPDATE pipeline_steps SET outputs = ? WHERE step = 'report'", (json.dumps(payload),))
+    conn.commit()
+    conn.close()
+    (panel / "reports" / "report.md").unlink()
+    result = _run(panel)
+    assert "ran   report" in result.output and "output missing: reports/report.md" in result.output

@@ -270,7 +270,11 @@ def check_outputs(study: Study, outputs: dict[str, Any]) -> str:
     since it was written ("" when every recorded output is as written). A file whose size and
     modification time are unchanged is not hashed again, so a no-op run stays fast."""
     missing, changed = [], []
-    for name, state in (outputs.get("output_files") or {}).items():
+    states = outputs.get("output_files") or {}
+    listed = outputs.get("files")
+    if isinstance(listed, list):  # recorded before output hashes were kept: check that they exist
+        missing.extend(name for name in listed if name not in states and not study.path(name).is_file())
+    for name, state in states.items():
         path = study.path(name)
         try:
             stat = path.stat()
