@@ -154,3 +154,41 @@ def test_review_of_an_empty_queue_and_bad_run(client, study, tiny):
     assert "Every suggestion of run" in page
     assert client.get("/review?run=999").status_code == 404
     assert client.get("/review?run=abc").status_code == 400
+
+
+def test_qualkit_serve_prints_a_token_url_serves_it_and_refuses_a_second_server(study, tiny):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    import urllib.error
+    import urllib.request
+
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    command = [sys.executable, "-m", "qualkit", "--study", str(study.root), "serve", "--port", "0", "--coder", "reviewer"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        url = None
+        deadline = time.monotonic() + 60
+        while url is None and time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                break
+            match = re.search(r"(http://127\.0\.0\.1:\d+/\?token=\S+)", line)
+            url = match.group(1) if match else None
+        assert url, process.stderr.read()
+        base = url.split("/?", 1)[0]
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(base + "/transcripts/P1", timeout=10)
+        assert refused.value.code == 403
+        token = url.split("token=", 1)[1]
+        request = urllib.request.Request(base + "/transcripts/P1", headers={"Authorization": f"token {token}"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 200 and b"is the whole game" in response.read()
+        second = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
+        assert second.returncode == 1 and f"already served by process {process.pid}" in second.stderr
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+    assert not (study.root / ".qualkit" / "serve.lock").exists()

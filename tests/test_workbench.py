@@ -253,3 +253,24 @@ def test_qdpx_export_leaves_out_rejections(study, tiny, tmp_path):
     with zipfile.ZipFile(out) as archive:
         project = archive.read("project.qde").decode("utf-8")
     assert 'name="reviewer"' not in project and 'name="alice"' in project
+
+
+def test_decisions_reach_agree_through_the_cli(study, tiny):
+    import json
+
+    from click.testing import CliRunner
+
+    from qualkit.cli import main
+
+    items = suggestions(study, tiny.run2, "reviewer")
+    for item in items[:4]:
+        decide(study, "reviewer", item.pk, "accept")
+    for item in items[4:]:
+        decide(study, "reviewer", item.pk, "reject")
+    result = CliRunner().invoke(main, ["--study", str(study.root), "agree", "human:reviewer", f"run:{tiny.run2}", "--json"])
+    assert result.exit_code == 0, result.output
+    overall = json.loads(result.output)["overall"]
+    assert overall["a_count"] == 4  # the accepted suggestions, not the rejected ones
+    assert overall["n_units"] == 5 and overall["recall"] == 1.0 and overall["precision"] < 1.0
+    listed = CliRunner().invoke(main, ["--study", str(study.root), "codings", "list"])
+    assert "human:reviewer: 4 coding(s)" in listed.output and "5 review rejection(s)" in listed.output

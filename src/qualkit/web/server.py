@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import signal
 import socket
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -41,6 +43,10 @@ def _free_port(host: str, start: int, tries: int = 20) -> int:
     raise InputError(f"ports {start}..{start + tries - 1} on {host} are all taken", hint="pass --port N with a free port")
 
 
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def serve(
     study_root: str | Path, *, coder: str, host: str = "127.0.0.1", port: int | None = None, token: str | None = None,
     announce: Callable[[ServeInfo], None] = lambda info: None, threads: int = 4,
@@ -52,17 +58,24 @@ def serve(
     root = Path(study_root).resolve()
     app = create_app(root, coder=coder, token=token, host=None if host in LOCAL_HOSTS else host)
     settings = app.config["WORKBENCH"]
+    lock = ServeLock(root)
+    other = lock.holder()
+    if other is not None:  # refuse before binding a port
+        lock.acquire(host=host, port=0)  # raises the ConflictError naming the other server
     chosen = port if port is not None else _free_port(host, DEFAULT_PORT)
-    with ServeLock(root) as lock:
-        lock.acquire(host=host, port=chosen)
-        try:
-            server = create_server(app, host=host, port=chosen, threads=threads, ident="qualkit")
-        except OSError as error:
-            raise InputError(f"cannot listen on {host}:{chosen}: {error.strerror}", hint="pass --port N with a free port") from None
+    try:
+        server = create_server(app, host=host, port=chosen, threads=threads, ident="qualkit")
+    except OSError as error:
+        raise InputError(f"cannot listen on {host}:{chosen}: {error.strerror}", hint="pass --port N with a free port") from None
+    if threading.current_thread() is threading.main_thread():  # SIGTERM stops cleanly too (lock released)
+        signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        lock.acquire(host=host, port=int(server.effective_port))  # type: ignore[attr-defined]
         announce(ServeInfo(host, int(server.effective_port), settings.token, coder))  # type: ignore[attr-defined]
         try:
             server.run()
         except KeyboardInterrupt:
             pass
-        finally:
-            server.close()
+    finally:
+        server.close()
+        lock.release()
