@@ -298,6 +298,37 @@ class TopicsStep:
         return {"run_id": summary.run_id, "status": summary.status, "reason": summary.reason, "topics": summary.n_topics}
 
 
+class LearnedStep:
+    """The learned pass: runs when the study has human codings; a study whose codings teach no code
+    yet records why (per code) instead of failing the pipeline."""
+
+    name = "learned"
+    depends_on = ("import", "code")
+
+    def enabled(self, study: Study) -> bool:
+        return study.store.conn.execute("SELECT 1 FROM human_codings LIMIT 1").fetchone() is not None
+
+    def inputs(self, study: Study, upstream: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        return {
+            "rules_run": upstream["code"]["run_id"],
+            "coding": study.config.coding.model_dump(),
+            "transcripts": upstream["import"]["transcripts"],
+            "human_codings": human_codings_hash(study),
+            "qualkit": __version__,
+            "scikit_learn": _version("scikit-learn"),
+        }
+
+    def run(self, study: Study, upstream: dict[str, dict[str, Any]], previous: dict[str, Any] | None, inputs: dict[str, Any]) -> dict[str, Any]:
+        from ..coding.learned import NothingToLearnError, run_learned
+
+        try:
+            summary = run_learned(study)
+        except NothingToLearnError as error:
+            return {"run_id": None, "reason": error.message, "skipped": error.hint}
+        return {"run_id": summary.run_id, "codes": summary.codes_learned, "skipped": summary.skipped,
+                "applications": summary.applications}
+
+
 def human_codings_hash(study: Study) -> str | None:
     """Hash of every human coding (coder, place, code, decision): the analyse, report and export
     steps read them, so a `qualkit codings import` (or a review in the workbench) makes them run."""
@@ -305,13 +336,15 @@ def human_codings_hash(study: Study) -> str | None:
 
     digest = hashlib.sha256()
     rows = 0
-    cursor = study.store.conn.execute(
+    cursor = study.store.conn.cursor()
+    cursor.row_factory = None  # plain tuples: their repr is fast, and stable for these column types
+    cursor.execute(
         """SELECT pk, coder, transcript_pk, turn_pk, start_char, end_char, code_id, decision, memo
            FROM human_codings ORDER BY pk"""
     )
-    for row in cursor:
-        digest.update(canonical_json(list(row)).encode("utf-8"))
-        rows += 1
+    while batch := cursor.fetchmany(10_000):
+        digest.update(repr(batch).encode("utf-8"))
+        rows += len(batch)
     return digest.hexdigest() if rows else None
 
 
@@ -419,8 +452,8 @@ class ExportStep:
 
 
 def default_steps() -> list:
-    """import, code, topics, analyse, report, export."""
-    return [ImportStep(), CodeStep(), TopicsStep(), AnalyseStep(), ReportStep(), ExportStep()]
+    """import, code, learned (when human codings exist), topics, analyse, report, export."""
+    return [ImportStep(), CodeStep(), LearnedStep(), TopicsStep(), AnalyseStep(), ReportStep(), ExportStep()]
 
 
-__all__ = ["AnalyseStep", "CodeStep", "ExportStep", "ImportStep", "ReportStep", "TopicsStep", "default_steps", "PipelineError"]
+__all__ = ["AnalyseStep", "CodeStep", "LearnedStep", "ExportStep", "ImportStep", "ReportStep", "TopicsStep", "default_steps", "PipelineError"]
