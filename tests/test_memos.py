@@ -71,7 +71,7 @@ def test_edit_search_delete(tiny):
     [
         ({"code": "velo"}, NotFoundError, "did you mean 'velocity'"),
         ({"transcript": "P99"}, NotFoundError, "P99"),
-        ({"transcript": "P2", "turn_idx": 4}, InputError, "numbered 1 to 4"),
+        ({"transcript": "P2", "turn_idx": 4}, InputError, "has no turn 5: its turns are numbered 1 to 4"),
         ({"turn_idx": 1}, InputError, "give the transcript too"),
         ({"coding": 999}, NotFoundError, "no human coding 999"),
         ({"code": "velocity", "transcript": "P1"}, InputError, "one target"),

@@ -79,8 +79,8 @@ def test_default_run_is_the_newest_reviewed_and_errors_are_clear(reviewed):
     fresh = review_stats(reviewed.study, coder="carol", run_id=reviewed.run2)  # not reviewed: all pending
     assert fresh.total.reviewed == 0 and fresh.total.pending == fresh.total.suggestions > 0
     assert all(row.precision is None for row in fresh.codes)
-    with pytest.raises(NotFoundError, match="has not reviewed"):
-        review_stats(reviewed.study, coder="erin")
+    newcomer = review_stats(reviewed.study, coder="erin")  # reviewed nothing yet: the latest run, all pending
+    assert newcomer.run_id == reviewed.run2 and newcomer.total.reviewed == 0
     with pytest.raises(NotFoundError, match="no run 99"):
         review_stats(reviewed.study, coder="carol", run_id=99)
     with pytest.raises(InputError, match="not a human coder"):
@@ -98,5 +98,11 @@ def test_cli_review_stats(reviewed):
     assert "replaced by debugging (1)" in result.output
     data = json.loads(runner.invoke(main, ["--study", root, "codings", "review-stats", "--coder", "carol", "--json"]).output)
     assert data["total"]["reviewed"] == 6 and data["codes"][1]["replaced_by"] == {"debugging": 1}
-    bad = runner.invoke(main, ["--study", root, "codings", "review-stats", "--coder", "erin"])
-    assert bad.exit_code == 1 and "has not reviewed" in bad.output
+    bad = runner.invoke(main, ["--study", root, "codings", "review-stats", "--coder", "carol", "--run", "99"])
+    assert bad.exit_code == 1 and "no run 99" in bad.output
+
+
+def test_a_study_without_runs_has_nothing_to_review(study):
+    build_tiny_study(study, runs=False)
+    with pytest.raises(NotFoundError, match="no rules run"):
+        review_stats(study, coder="carol")

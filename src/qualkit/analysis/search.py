@@ -69,6 +69,18 @@ def participant_attributes(study: Any) -> dict[str, dict[str, str]]:
     return {person.id: _attribute_values(person) for person in _store(study).participants()}
 
 
+def filter_options(study: Any, *, max_values: int = 30) -> dict[str, list[str]]:
+    """Attributes a search can filter on, with their values: ``role``, ``company_size``, ``sector`` first,
+    then free-form attributes with at most ``max_values`` distinct values."""
+    values: dict[str, set[str]] = {}
+    for attrs in participant_attributes(study).values():
+        for key, value in attrs.items():
+            values.setdefault(key, set()).add(value)
+    order = [k for k in CORE_ATTRIBUTES if k in values and k != "years_experience"]
+    order += sorted(k for k in values if k not in CORE_ATTRIBUTES)
+    return {key: sorted(values[key], key=str.casefold) for key in order if len(values[key]) <= max_values}
+
+
 def select_participants(study: Any, where: Mapping[str, Sequence[str]] | None) -> set[str] | None:
     """Participants whose attributes match ``where`` (case-insensitive); ``None`` means no filter.
 
@@ -206,6 +218,8 @@ class KwicHit:
     left: str
     right: str
     start_s: float | None = None
+    transcript_pk: int = 0  # the transcript version searched (a page coding the hit checks it is still current)
+    turn_length: int = 0  # characters in the turn (to code the whole turn)
 
 
 @dataclass(frozen=True)
@@ -324,7 +338,7 @@ def kwic(
                     break
                 left, right = _context(turn.text, start, end, width)
                 hits.append(KwicHit(row.id, row.participant_id, turn.turn_idx, turn.turn_pk, turn.speaker, start, end,
-                                    turn.text[start:end], left, right, turn.start_s))
+                                    turn.text[start:end], left, right, turn.start_s, row.pk, len(turn.text)))
     counts = [ParticipantCount(pid, per_hits[pid], per_turns[pid]) for pid in sorted(per_hits, key=participant_sort_key)]
     return KwicResult(term, pattern, hits, counts, searched, {k: list(v) for k, v in (where or {}).items()})
 
@@ -500,6 +514,7 @@ class TurnHit:
     codes: tuple[str, ...]  # every code of the turn (with implied ancestors)
     spans: tuple[CodedSpan, ...]  # the spans of the query's positive codes
     start_s: float | None = None
+    transcript_pk: int = 0  # the transcript version searched
 
 
 @dataclass
@@ -589,7 +604,7 @@ def code_query(
                 key=lambda s: (s.start_char, s.end_char, s.code_id),
             )
             hits.append(TurnHit(row.id, row.participant_id, turn.turn_idx, turn.turn_pk, turn.speaker, turn.text,
-                                tuple(sorted(codes)), tuple(spans), turn.start_s))
+                                tuple(sorted(codes)), tuple(spans), turn.start_s, row.pk))
             per_hits[pid] += len(spans) or 1
             per_turns[pid] += 1
     counts = [ParticipantCount(pid, per_hits[pid], per_turns[pid]) for pid in sorted(per_hits, key=participant_sort_key)]
@@ -605,6 +620,7 @@ __all__ = [
     "ParticipantCount",
     "TurnHit",
     "code_query",
+    "filter_options",
     "kwic",
     "parse_code_query",
     "parse_where",

@@ -598,7 +598,7 @@ def _memo_entries(study: Any, tree: CodeTree) -> list[MemoEntry]:
 
     return [
         MemoEntry(
-            target=memo.target_label(0) if memo.target_kind != "code" else f"code {tree.label(memo.code_id or '')}",
+            target=memo.target if memo.target_kind != "code" else f"code {tree.label(memo.code_id or '')}",
             target_kind=memo.target_kind,
             coder=memo.coder,
             title=memo.title,

@@ -1,0 +1,97 @@
+"""Memos: list, search, write, edit and delete memos on codes, transcripts, turns, codings or the study.
+
+Plain HTML forms (POST, CSRF-checked by the app, then a redirect back), and a small JSON API
+(``/api/memos``) for other pages' scripts. The form's turn counts from 1, as the pages show turns; the
+API's ``turn`` is the 0-based index as stored (as in ``/api/codings``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, redirect, request, url_for
+
+from ..errors import InputError
+from ..workbench.memos import TARGET_KINDS, add_memo, delete_memo, edit_memo, list_memos, search_memos
+from .app import coder, json_ok, render, study
+
+bp = Blueprint("memos", __name__)
+
+FILTERS = ("kind", "code", "transcript", "coder")
+
+
+def _int(value: Any, name: str) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise InputError(f"{name} {value!r} is not a number", hint=f"give the {name} as a number, or leave it empty") from None
+
+
+def _text(data: Any, name: str) -> str | None:
+    value = str(data.get(name) or "").strip()
+    return value or None
+
+
+def _data() -> Any:
+    return (request.get_json(silent=True) or {}) if request.is_json else request.form
+
+
+def _filters() -> dict[str, Any]:
+    return {name: request.args.get(name) or None for name in FILTERS}
+
+
+@bp.get("/memos")
+def index() -> object:
+    query = (request.args.get("q") or "").strip()
+    filters = _filters()
+    memos = search_memos(study(), query, **filters) if query else list_memos(study(), **filters)
+    prefill = {name: request.args.get(f"new_{name}", "") for name in ("code", "transcript", "turn", "coding")}
+    from ..workbench.codes import code_catalogue
+    from ..workbench.transcript import list_transcripts
+
+    return render(
+        "memos.html.j2", memos=memos, q=query, filters=filters, kinds=TARGET_KINDS, prefill=prefill,
+        code_ids=sorted(code_catalogue(study())), transcript_ids=[row["id"] for row in list_transcripts(study())],
+        title="Memos",
+    )
+
+
+def _add(data: Any, *, turn_from: int) -> Any:
+    turn = _int(data.get("turn"), "turn")
+    return add_memo(
+        study(), coder=coder(), text=str(data.get("text") or ""), title=str(data.get("title") or ""),
+        code=_text(data, "code"), transcript=_text(data, "transcript"), turn_idx=None if turn is None else turn - turn_from,
+        coding=_int(data.get("coding"), "coding"),
+    )
+
+
+@bp.post("/memos")
+def create() -> object:
+    memo = _add(request.form, turn_from=1)
+    return redirect(url_for("memos.index") + f"#memo-{memo.pk}", code=303)
+
+
+@bp.post("/memos/<int:pk>/edit")
+def update(pk: int) -> object:
+    memo = edit_memo(study(), pk, text=request.form.get("text"), title=request.form.get("title"), coder=coder())
+    return redirect(url_for("memos.index") + f"#memo-{memo.pk}", code=303)
+
+
+@bp.post("/memos/<int:pk>/delete")
+def remove(pk: int) -> object:
+    delete_memo(study(), pk, coder=coder())
+    return redirect(url_for("memos.index"), code=303)
+
+
+@bp.get("/api/memos")
+def api_list() -> object:
+    """Memos as JSON, filtered like the page (``?transcript=P1&kind=turn``)."""
+    return json_ok(memos=[memo.as_dict() for memo in list_memos(study(), **_filters())])
+
+
+@bp.post("/api/memos")
+def api_add() -> object:
+    """Write a memo: JSON ``{text, title, code | transcript [, turn] | coding}``; turns from 0."""
+    return json_ok(memo=_add(_data(), turn_from=0).as_dict())
