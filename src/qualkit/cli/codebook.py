@@ -1,4 +1,4 @@
-"""``qualkit codebook``: lint, show, test, diff, export and import codebooks."""
+"""``qualkit codebook``: lint, show, test, fit, diff, export and import codebooks."""
 
 from __future__ import annotations
 
@@ -123,6 +123,34 @@ def test_command(ctx: click.Context, file: str | None, as_json: bool) -> None:
         click.echo(report.summary())
     if not report.ok:
         sys.exit(1)
+
+
+@codebook.command("fit")
+@click.argument("file", required=False)
+@click.option("--top", type=click.IntRange(1, 500), default=30, show_default=True, help="How many frequent terms to check.")
+@json_option
+@click.pass_context
+@handle_errors
+def fit_command(ctx: click.Context, file: str | None, top: int, as_json: bool) -> None:
+    """How much of the study's participant speech the codebook covers, and its frequent terms no rule touches.
+
+    FILE is a path or a bundled name (default: the study's codebook, else `default`). Every
+    participant turn is coded whole by the rules; nothing is stored."""
+    from ..coding.fit import CodebookFit, codebook_fit
+
+    book = _study_codebook(ctx, file)
+    result = codebook_fit(get_study(ctx), book, top=top)
+    if as_json:
+        echo_json(result.as_dict())
+        return
+    colour = {"fits": "green", "fits partly": "yellow", "does not fit": "red"}[result.verdict]
+    click.secho(result.verdict_line(n_terms=top), fg=colour)
+    click.echo(f"{book.name} ({book.short_hash}); {result.n_turns} participant turns, {result.n_words} words; "
+               f"thresholds: {CodebookFit.thresholds_text()}")
+    click.echo(f"{'term':<20} {'score':>9} {'count':>7} {'in matches':>10} {'transcripts':>11}")
+    for term in result.terms:
+        mark = "" if term.touched else "  <- no rule touches it"
+        click.echo(f"{term.term:<20} {term.score:>9.1f} {term.count:>7} {term.matched:>10} {term.transcripts:>11}{mark}")
 
 
 @codebook.command("diff")

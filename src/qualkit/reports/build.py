@@ -421,6 +421,13 @@ def build_context(
         run_date=_text(run["finished_at"] or run["started_at"]) if run is not None else "",
         unit=unit,
     )
+    if coder is not None and tree.codes and not codings.empty:  # no codes at all: the note above says it
+        from ..coding.fit import fit_from_codings
+
+        fit = fit_from_codings(study, codings, tree)
+        summary.fit_line, summary.fit_poor = fit.verdict_line(), fit.poor
+        if fit.poor:  # a codebook that does not fit is the first thing the reader should know
+            notes.insert(0, fit.verdict_line())
     excluded = []
     if not run_params.get("include_interviewer", False):
         interviewer_turns = int(transcripts["n_interviewer_turns"].sum()) if not transcripts.empty else 0

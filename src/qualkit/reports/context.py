@@ -64,6 +64,8 @@ class Summary:
     run_id: str = doc("Id of the run analysed, empty for human coders.")
     run_date: str = doc("When the run finished (ISO 8601, UTC), empty for human coders.")
     unit: str = doc("Unit of analysis: turn, sentence or window:N.")
+    fit_line: str = doc("How well the codebook fits the participant speech (coverage, untouched frequent terms, verdict), or ''.", "")
+    fit_poor: bool = doc("True when the verdict is not 'fits': the line then opens the report's notes instead.", False)
 
 
 @dataclass
