@@ -490,7 +490,8 @@ def _anonymity_checker(study: Any) -> Any:
 
     section = study.config.anonymity
     terms = list(load_deny_list(study.path(section.deny_list))) if section.deny_list else []
-    return AnonymityChecker(terms, ner=section.ner, ner_model=section.ner_model)
+    allowed = list(load_deny_list(study.path(section.allow_list))) if section.allow_list else []
+    return AnonymityChecker(terms, ner=section.ner, ner_model=section.ner_model, allow_terms=allowed)
 
 
 def _source_transcript(project: QdpxProject, source: Any, transcripts: dict[str, int]) -> str | None:

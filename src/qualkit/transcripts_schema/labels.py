@@ -19,7 +19,9 @@ ROLE_WORDS = frozenset(
     narrator audience member members unknown unidentified other others all both everyone
     several multiple crosstalk voice voices person man woman male female student teacher user
     customer client engineer manager lead team pi investigator subject informant anonymous
-    redacted name caller operator announcer panelist panellist chair reporter""".split()
+    redacted name caller operator announcer panelist panellist chair reporter producer editor presenter
+    transcriber coordinator assistant staff volunteer clinician patient parent child mother father nurse
+    doctor officer leader coach trainer expert witness""".split()
 )
 
 # A small list of common given names (international). Single-word labels in this list are

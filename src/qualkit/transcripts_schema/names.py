@@ -57,6 +57,17 @@ NOT_NAMES_ALONE = frozenset(
     indeed overall today yesterday tomorrow tonight now then here there""".split()
 )
 
+#: Tools and products that are also surnames in the lists. They silence only the weakest rule (a bare
+#: capitalised surname mid-sentence): "Mr Jenkins", "Bob Jenkins" and "thanks, Jenkins" are still names.
+KNOWN_TOOLS = frozenset(
+    """docker scala spark kafka jenkins hadoop ansible terraform jupyter keras flask django azure oracle
+    apple amazon google lambda tableau looker snowflake redis postgres mongo presto hive airflow dagster
+    prefect ray swift ruby rust julia python java perl pandas numpy torch kubernetes helm argo domino
+    datadog grafana sentry splunk slack zoom teams excel outlook github gitlab bitbucket jira confluence
+    notion figma linux windows ubuntu debian chrome firefox safari android siri alexa watson cortana
+    bert llama claude gemini mistral falcon""".split()
+)
+
 HONORIFICS = frozenset(
     "dr dr. doctor mr mr. mrs mrs. ms ms. mx mx. miss prof prof. professor sir dame lady lord madam "
     "madame mme monsieur herr frau señor señora sra sr dra".split()
@@ -322,7 +333,7 @@ class NameDetector:
             return "a first name"
         if self._context(text, first, tokens, i, j, lists_only=False):
             return "in a greeting or vocative"
-        if not first.initial and lex.is_surname(folded) and len(first.text) > 2:
+        if not first.initial and lex.is_surname(folded) and len(first.text) > 2 and folded not in KNOWN_TOOLS:
             return "a surname"
         return None
 
@@ -355,4 +366,4 @@ class NameDetector:
             return True
         return False
 
-__all__ = ["HONORIFICS", "NOT_NAMES_ALONE", "NameDetector", "NameLexicon", "NameSpan", "default_lexicon"]
+__all__ = ["HONORIFICS", "KNOWN_TOOLS", "NOT_NAMES_ALONE", "NameDetector", "NameLexicon", "NameSpan", "default_lexicon"]
