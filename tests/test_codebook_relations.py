@@ -120,3 +120,15 @@ def test_show_and_exports_list_the_relations(tmp_path):
     assert "| `notebooks` | serves | `velocity` | quick exploration (5.1.1.2) |" in export_codebook(book, "md").decode()
     rows = {row["id"]: row for row in csv.DictReader(io.StringIO(export_codebook(book, "csv").decode()))}
     assert rows["notebooks"]["relations"] == "see-also:validation | serves:velocity | hinders:validation"
+
+
+def test_the_default_codebook_ties_practices_and_pain_points_to_the_three_vs():
+    book = load_codebook("default")
+    lenses = {tie.to for tie in book.relations if tie.type in ("serves", "hinders")}
+    assert lenses == {"velocity", "validation", "versioning"}
+    keys = {tie.key for tie in book.relations}
+    # the paper's stated tensions (its §5 and the study README's table)
+    assert {("standardized-validation", "serves", "validation"), ("standardized-validation", "hinders", "velocity")} <= keys
+    assert {("keeping-gpus-warm", "serves", "velocity"), ("keeping-gpus-warm", "hinders", "versioning")} <= keys
+    assert {("diminishing-returns", "serves", "velocity"), ("diminishing-returns", "serves", "validation")} <= keys
+    assert all(tie.note for tie in book.relations)
