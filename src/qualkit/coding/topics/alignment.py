@@ -117,8 +117,11 @@ def _resolved_codes(resolved: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def latest_rules_run(study: Study) -> Any:
-    """The latest ok rules run, or None."""
-    return study.store.latest_run("rules")
+    """The latest ok rules run of the study's declared codebook (a one-off ``--codebook`` run is not
+    the default), or None; see :func:`qualkit.analysis.codings.latest_rules_run`."""
+    from ...analysis.codings import latest_rules_run as declared_latest
+
+    return declared_latest(study)
 
 
 def _applications(study: Study, run_id: int) -> dict[int, list[tuple[int, int, str]]]:
