@@ -5,6 +5,7 @@ system's browser: nothing is downloaded). Skipped, with the reason, where either
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import threading
 from pathlib import Path
@@ -183,3 +184,17 @@ def test_code_a_span_by_hand_and_add_a_new_code(page, served):
     assert sorted((r["code_id"], r["start_char"], r["end_char"], r["text"]) for r in rows) == [
         ("boredom", start, end, "If an experiment takes a week"), ("velocity", start, end, "If an experiment takes a week")]
     assert "boredom" in (study.root / "codebook" / "imported-codes.yaml").read_text(encoding="utf-8")
+
+
+def test_a_report_quote_opens_the_transcript_at_its_turn(page, served):
+    from qualkit.reports import build_report
+
+    base, _token, study, tiny = served
+    build_report(study, coder=f"run:{tiny.run2}", formats=("html",))
+    page.goto(f"{base}/report/")
+    link = page.locator("blockquote.quote footer a[data-transcript]").first
+    transcript, turn = link.get_attribute("data-transcript"), link.get_attribute("data-turn")
+    assert link.get_attribute("href") == f"/open?transcript={transcript}&turn={turn}"
+    link.click()
+    page.wait_for_url(f"**/transcripts/{transcript}?turn={turn}*")
+    expect(page.locator(f"#turn-{turn}")).to_have_class(re.compile(r"\bfocus\b"))

@@ -274,3 +274,10 @@ def test_decisions_reach_agree_through_the_cli(study, tiny):
     assert overall["n_units"] == 5 and overall["recall"] == 1.0 and overall["precision"] < 1.0
     listed = CliRunner().invoke(main, ["--study", str(study.root), "codings", "list"])
     assert "human:reviewer: 4 coding(s)" in listed.output and "5 review rejection(s)" in listed.output
+
+
+def test_chips_sum_up_the_marks_of_a_turn(study, tiny):
+    view = transcript_view(study, "P10")
+    turn = view.turns[1]  # run 2 codes velocity twice here
+    velocity = [chip for chip in turn.chips if chip.code_id == "velocity" and chip.kind == "auto"]
+    assert len(velocity) == 1 and velocity[0].count == 2 and len(velocity[0].keys) == 2

@@ -58,6 +58,38 @@ class Piece:
 
 
 @dataclass
+class Chip:
+    """The marks of one code by one coder or run on a turn, summed up for a glance."""
+
+    kind: str
+    code_id: str
+    label: str
+    source: str
+    keys: list[str]
+    count: int
+    note: str  # review decisions ("alice accepted"), or a human decision other than "coded"
+    reviewed: bool
+
+
+def chips_of(marks: list[Mark]) -> list[Chip]:
+    """One chip per (kind, code, source), in the order of the marks' first appearance."""
+    groups: dict[tuple[str, str, str], list[Mark]] = {}
+    for mark in marks:
+        groups.setdefault((mark.kind, mark.code_id, mark.source), []).append(mark)
+    chips = []
+    for (kind, code_id, source), group in groups.items():
+        notes: list[str] = []
+        for mark in group:
+            notes.extend(f"{who} {decision}" for who, decision in mark.reviews.items())
+            if mark.kind == "human" and mark.decision and mark.decision != "coded":
+                notes.append(mark.decision)
+        note = ", ".join(dict.fromkeys(notes))
+        chips.append(Chip(kind, code_id, group[0].label, source, [m.key for m in group], len(group), note,
+                          any(m.reviews for m in group)))
+    return chips
+
+
+@dataclass
 class TurnView:
     idx: int
     pk: int
@@ -68,6 +100,7 @@ class TurnView:
     end_s: float | None
     marks: list[Mark] = field(default_factory=list)
     pieces: list[Piece] = field(default_factory=list)
+    chips: list[Chip] = field(default_factory=list)
 
 
 @dataclass
@@ -231,6 +264,7 @@ def transcript_view(
     for turn in turns:
         turn.marks.sort(key=lambda m: (m.start, -m.end, m.kind, m.code_id))
         turn.pieces = cut_pieces(turn.text, turn.marks)
+        turn.chips = chips_of(turn.marks)
         for mark in turn.marks:
             counts[mark.code_id] = counts.get(mark.code_id, 0) + 1
     participant: dict[str, Any] = {}
@@ -250,4 +284,4 @@ def transcript_view(
     )
 
 
-__all__ = ["Mark", "Piece", "TranscriptView", "TurnView", "cut_pieces", "format_time", "list_transcripts", "transcript_view"]
+__all__ = ["Chip", "Mark", "Piece", "TranscriptView", "TurnView", "chips_of", "cut_pieces", "format_time", "list_transcripts", "transcript_view"]
