@@ -48,6 +48,8 @@ from _corpus import CORPUS, SPEAKER, corpus_files  # noqa: E402
 
 ZOOM = REPO.parent / "shared" / "data" / "vtt" / "zoom-cloud-transcript.vtt"
 LABELS = Path(__file__).resolve().parent / "anonymity_labels.tsv"
+HOST_WORDS = {"Chris", "Benson", "Daniel", "Whitenack", "Adam", "Stacoviak", "Jerod", "Santo"}
+HELD_OUT = {f"practical-ai-{n}.md" for n in (25, 75, 125, 175, 225, 275)}
 NOT_PEOPLE = {"Break", "Intro", "Outro", "Song of Arrakis", "Prompt Templates Song", "Selection 1", "Selection 2", "ChatGPT", "Audience member"}
 _PARTICLES = {"van", "von", "der", "den", "de", "da", "del", "di", "du", "le", "la", "bin", "el", "al"}
 _SENTENCE_START = re.compile(r"(?:^|[.!?…:;\"“(\[]|--|—)\s*[\"“'(\[]*\s*$")
@@ -187,29 +189,35 @@ def evaluate(files: list[Path], with_ner: bool, dump: bool) -> None:
     print(f"files: {len(files)} podcast transcripts{' + the Zoom transcript' if ZOOM.exists() else ''}; {len(all_lines):,} turns, {words:,} words")
     print(f"gold person mentions (derived): {sum(len(v) for v in gold.values()):,}")
     for name, spans_per_line in runs:
-        found = total = 0
+        found = total = guest_found = guest_total = 0
         missed: Counter[str] = Counter()
         for line, spans in zip(all_lines, spans_per_line):
             for start, end, text in gold.get((line.file, line.line), []):
                 total += 1
+                guest = not set(text.split()) & HOST_WORDS
+                guest_total += guest
                 if any(s < end and start < e for s, e, _ in spans):
                     found += 1
+                    guest_found += guest
                 else:
                     missed[text] += 1
-        tp = fp = 0
+        tp = fp = held_tp = held_fp = 0
         unlabelled: Counter[tuple[str, str]] = Counter()
         wrong: Counter[str] = Counter()
         for line, spans in zip(all_lines, spans_per_line):
             labels = typed.get(line.file)
             if labels is None:
                 continue
+            held_out = line.file in HELD_OUT
             gold_here = gold.get((line.file, line.line), [])
             for start, end, text in spans:
                 label = labels.get(text)
                 if label == "person" or any(s < end and start < e for s, e, _ in gold_here):
                     tp += 1
+                    held_tp += held_out
                 else:
                     fp += 1
+                    held_fp += held_out
                     if label is None:
                         unlabelled[(line.file, text)] += 1
                     else:
@@ -218,7 +226,12 @@ def evaluate(files: list[Path], with_ner: bool, dump: bool) -> None:
         precision = tp / (tp + fp) if tp + fp else float("nan")
         print(f"\n{name}")
         print(f"  recall    {recall:.3f}  ({found:,} of {total:,} gold mentions in all files)")
+        print(f"  recall    {guest_found / guest_total:.3f}  without the hosts' names ({guest_found:,} of {guest_total:,}: "
+              "guests, and the people named in the Zoom text)")
         print(f"  precision {precision:.3f}  ({tp:,} of {tp + fp:,} predicted spans in the {len(typed)} hand-labelled files)")
+        if held_tp + held_fp:
+            print(f"  precision {held_tp / (held_tp + held_fp):.3f}  on the {len(HELD_OUT)} held-out files alone "
+                  f"({held_tp:,} of {held_tp + held_fp:,}; labelled after the rules were tuned)")
         print(f"  most missed: {', '.join(f'{t} ({n})' for t, n in missed.most_common(12))}")
         print(f"  most frequent false positives: {', '.join(f'{t} ({n})' for t, n in wrong.most_common(12))}")
         if unlabelled:

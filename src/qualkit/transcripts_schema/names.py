@@ -54,7 +54,8 @@ NOT_NAMES_ALONE = frozenset(
     okay ok hi hey yes yeah no nope thanks thank bye sorry well so oh um uh hmm wow right sure
     mister madam sir dear however therefore meanwhile otherwise anyway anyways instead also plus again
     first second third finally lastly besides moreover furthermore nevertheless nonetheless hence thus
-    indeed overall today yesterday tomorrow tonight now then here there""".split()
+    indeed overall today yesterday tomorrow tonight now then here there
+    ah aha ahh yup yep huh whoa yay gosh geez jeez dang darn damn ooh eh mm mhm hm alright""".split()
 )
 
 #: Tools and products that are also surnames in the lists. They silence only the weakest rule (a bare
@@ -90,7 +91,7 @@ _ADDRESSED = re.compile(
     r"thanks|thank|welcome|if|maybe|so|go|please|as|in|from|this|that|it|before|first|yeah|great|talk|walk|give)\b",
     re.IGNORECASE,
 )
-_DISCOURSE_BEFORE = re.compile(r"(?:^|[.!?]\s+|\b)(?:so|and|okay|ok|well|now|but|yes|yeah|alright|all right)[,]?\s+$", re.IGNORECASE)
+_DISCOURSE_BEFORE = re.compile(r"(?:^|[.!?\"“]\s*)(?:so|and|okay|ok|well|now|but|yes|yeah|alright|all right)[,]?\s+$", re.IGNORECASE)
 _AND_I_AFTER = re.compile(r" and (?:I|me|myself)\b")
 _ME_AND_BEFORE = re.compile(r"\b(?:me|I|myself) and $")
 _FUNCTION_WORDS = frozenset(
@@ -312,6 +313,8 @@ class NameDetector:
         first = tokens[i]
         words = tokens[i:j]
         folded = first.folded
+        if folded.rstrip(".") in HONORIFICS:
+            return None  # "Dr" alone; the name after it carries the honorific
         common = lex.is_common(folded)
         if self._honorific_before(text, first.start) is not None and not common:
             return "after an honorific"
@@ -320,8 +323,8 @@ class NameDetector:
         if j - i >= 2:
             last = words[-1]
             surname_like = not lex.is_common(last.folded) or (lex.is_surname(last.folded) and len(last.text) > 2)
-            if common and not (lex.is_surname(last.folded) and not lex.is_common(last.folded)):
-                surname_like = False  # "So I", "Can Docker": a common word needs a real surname after it
+            if common and (first.initial or not (lex.is_surname(last.folded) and not lex.is_common(last.folded))):
+                surname_like = False  # "So I", "So Daniel", "Can Docker": a common word needs a real surname after it
             if lex.is_first(folded) and surname_like and len(last.text) > 1 and last.folded not in self._allow_words:
                 return "a first name and a surname"
         if common:
