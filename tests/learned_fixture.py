@@ -125,3 +125,14 @@ def write_codings(study: Study, path: Path, participants: tuple[str, ...] = ("P1
                 lines.append(f"{pid},{turn},tooling")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+def write_transcript_files(root: Path) -> None:
+    """The same interviews as speaker-labelled text files in ``root/transcripts`` (for ``qualkit run``)."""
+    folder = root / "transcripts"
+    folder.mkdir(parents=True, exist_ok=True)
+    for pid in PARTICIPANTS:
+        lines = []
+        for _, text in turn_plan(pid):
+            lines += ["Interviewer: Can you tell me more?", f"{pid}: {text}"]
+        (folder / f"{pid}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -205,3 +205,39 @@ def test_review_order_uncertainty_spread_and_decided_left_out(learned_study):
                      (seg["transcript_pk"], seg["turn_pk"], top.code_id, utcnow(), top.application_pk, run_id))
     again = order_suggestions(learned_study, run_id, coder="alice")
     assert top.application_pk not in again and len(again) == len(ranked) - 1
+
+
+def test_pipeline_adds_a_learned_run_once_human_codings_exist(tmp_path):
+    from learned_fixture import CODEBOOK, write_codings, write_transcript_files
+    from qualkit.interop.codings import import_codings
+    from qualkit.pipeline import run_pipeline
+    from qualkit.study import Study, init_study
+
+    study = init_study(tmp_path / "study", name="Pipeline learned")
+    root = study.root
+    study.close()
+    (root / "codebook" / "study.yaml").write_text(CODEBOOK, encoding="utf-8")
+    config = root / "qualkit.toml"
+    text = config.read_text(encoding="utf-8").replace('path = "default"', 'path = "codebook/study.yaml"')
+    config.write_text(text.replace("enabled = true", "enabled = false"), encoding="utf-8")
+    write_transcript_files(root)
+
+    def actions() -> dict[str, str]:
+        opened = Study(root)
+        try:
+            return {step.name: step.action for step in run_pipeline(opened).steps}
+        finally:
+            opened.close()
+
+    assert actions()["learned"] == "disabled"  # no human codings yet
+    study = Study(root)
+    import_codings(study, write_codings(study, tmp_path / "alice.csv"), coder="alice")
+    study.close()
+    assert actions()["learned"] == "run"
+    assert actions()["learned"] == "skip"  # same codings, same transcripts: nothing to redo
+    study = Study(root)
+    try:
+        run = study.store.latest_run("learned")
+        assert run is not None and json.loads(run["parameters"])["coders"] == ["alice"]
+    finally:
+        study.close()

@@ -99,10 +99,10 @@ def _actions(root: Path, **kwargs) -> dict[str, str]:
 
 def test_cold_then_noop_run(tiny: Path):
     cold = _actions(tiny)
-    assert cold == {"import": "run", "code": "run", "topics": "disabled", "analyse": "run", "report": "run", "export": "disabled"}
+    assert cold == {"import": "run", "code": "run", "learned": "disabled", "topics": "disabled", "analyse": "run", "report": "run", "export": "disabled"}
     assert (tiny / "reports" / "index.html").is_file()
     assert (tiny / "reports" / "report.md").is_file()
-    assert _actions(tiny) == {"import": "skip", "code": "skip", "topics": "disabled", "analyse": "skip", "report": "skip", "export": "disabled"}
+    assert _actions(tiny) == {"import": "skip", "code": "skip", "learned": "disabled", "topics": "disabled", "analyse": "skip", "report": "skip", "export": "disabled"}
 
 
 def test_cli_run_prints_steps_and_report_path(tiny: Path):
@@ -260,7 +260,7 @@ def test_sample_study_cold_noop_add_transcript_and_change_rule(tmp_path: Path):
     every = {"import", "code", "topics", "analyse", "report", "export"}
     cold = _actions(root)
     assert {name for name, action in cold.items() if action == "run"} == every
-    assert _actions(root) == {name: "skip" for name in every}
+    assert _actions(root) == {name: "skip" for name in every} | {"learned": "disabled"}  # no human codings
     html = (root / "reports" / "index.html").read_text(encoding="utf-8")
     assert "Emergent themes" in html and "Velocity" in html and "Changes since the previous run" not in html
 
