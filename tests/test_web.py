@@ -192,3 +192,48 @@ def test_qualkit_serve_prints_a_token_url_serves_it_and_refuses_a_second_server(
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
     assert not (study.root / ".qualkit" / "serve.lock").exists()
+
+
+def test_the_cli_and_the_workbench_share_the_store(client, csrf, study, monkeypatch):
+    """While another process holds a write transaction, pages still read (WAL) and a change
+    waits, then says the store is locked and stores nothing; afterwards it goes through."""
+    import qualkit.store as store_module
+    from qualkit.store import Store
+
+    monkeypatch.setattr(store_module, "BUSY_TIMEOUT_S", 0.2)
+    other = Store(study.store_path)  # as a CLI command would
+    other.conn.execute("BEGIN IMMEDIATE")
+    try:
+        assert client.get("/transcripts/P1").status_code == 200
+        body = {"transcript": "P1", "turn_idx": 1, "start": 0, "end": 5, "codes": ["velocity"]}
+        locked = client.post("/api/codings", json=body, headers={"X-CSRF-Token": csrf})
+        assert locked.status_code == 400 and "locked" in locked.json["error"]["message"]
+    finally:
+        other.conn.execute("ROLLBACK")
+        other.close()
+    assert human_rows(study) == []
+    assert client.post("/api/codings", json=body, headers={"X-CSRF-Token": csrf}).json["ok"]
+    assert len(human_rows(study)) == 1
+
+
+def test_serve_warns_before_binding_another_host(study, tiny, monkeypatch):
+    import qualkit.web.server as server
+
+    calls = []
+    monkeypatch.setattr(server, "serve", lambda root, **kwargs: calls.append((root, kwargs)))
+    monkeypatch.setenv("QUALKIT_CODER", "carol")
+    result = CliRunner().invoke(main, ["--study", str(study.root), "serve", "--host", "0.0.0.0", "--port", "9999"])
+    assert result.exit_code == 0, result.output
+    assert "reachable from other machines" in result.output
+    (root, kwargs), = calls
+    assert root == study.root and (kwargs["coder"], kwargs["host"], kwargs["port"]) == ("carol", "0.0.0.0", 9999)
+    calls.clear()
+    result = CliRunner().invoke(main, ["--study", str(study.root), "serve"])
+    assert "reachable" not in result.output and calls[0][1]["host"] == "127.0.0.1"
+
+
+def test_a_network_address_accepts_other_host_names_but_still_needs_the_token(study, tiny):
+    app = create_app(study.root, coder="reviewer", token=TOKEN, host="0.0.0.0")
+    client = app.test_client()
+    assert client.get("/", headers={"Host": "192.168.1.20:8421"}).status_code == 403
+    assert client.get("/", headers={"Host": "192.168.1.20:8421", "Authorization": f"token {TOKEN}"}).status_code == 200

@@ -6,8 +6,8 @@ Security model (a local app holding someone else's words):
   redirect that drops the token from the address bar), the cookie, or ``Authorization: token ...``;
 - every state-changing request is a POST carrying the CSRF value (form field ``csrf`` or header
   ``X-CSRF-Token``), an HMAC of the token, so another site cannot post on the user's behalf;
-- the Host header must name this machine (127.0.0.1, localhost, ::1, or the ``--host`` given),
-  which defeats DNS rebinding;
+- the Host header must name this machine (127.0.0.1, localhost, ::1), which defeats DNS
+  rebinding (not checked when ``qualkit serve --host`` binds a network address on purpose);
 - templates autoescape everything; responses carry a strict Content-Security-Policy (scripts
   only from this server), ``X-Frame-Options: DENY`` and ``Referrer-Policy: no-referrer``.
 """
@@ -57,7 +57,7 @@ class WorkbenchSettings:
     study_root: Path
     coder: str
     token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
-    hosts: frozenset[str] = LOCAL_HOSTS
+    hosts: frozenset[str] | None = LOCAL_HOSTS  # None: any Host header (served on a network address)
 
     @property
     def cookie_name(self) -> str:
@@ -76,10 +76,10 @@ def create_app(study_root: str | Path, *, coder: str, token: str | None = None, 
     """The workbench app on the study at ``study_root`` for ``coder`` (token: random unless given)."""
     root = Path(study_root).resolve()
     Study(root)  # fail now, with the study's own error, when the folder is not a study
-    hosts = set(LOCAL_HOSTS)
-    if host:
-        hosts.add(host)
-    settings = WorkbenchSettings(root, coder, token or secrets.token_urlsafe(24), frozenset(hosts))
+    # Bound to this machine, the Host header must name it (no DNS rebinding); bound to a network
+    # address on purpose (--host), other machines name it as they know it: the token still guards.
+    hosts = None if host and host not in LOCAL_HOSTS else LOCAL_HOSTS
+    settings = WorkbenchSettings(root, coder, token or secrets.token_urlsafe(24), hosts)
     app = Flask(__name__, static_folder="static", template_folder="templates")
     app.config["WORKBENCH"] = settings
     app.extensions["qualkit_undo"] = UndoStack()
@@ -181,7 +181,7 @@ def _refuse(status: int, message: str, hint: str) -> Response:
 def _guard() -> Response | None:
     s = settings()
     hostname = (request.host or "").rsplit(":", 1)[0] if not (request.host or "").startswith("[") else request.host.split("]")[0] + "]"
-    if hostname not in s.hosts:
+    if s.hosts is not None and hostname not in s.hosts:
         return _refuse(400, f"unknown host {request.host!r}", "open the workbench at the address `qualkit serve` printed")
     given = request.args.get("token")
     if given is not None:
