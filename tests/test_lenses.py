@@ -111,3 +111,21 @@ def test_no_ties_no_lenses_and_empty_codings():
     result = lens_analysis(empty, BOOK)
     assert [len(v.direct) + len(v.reached) for v in result.lenses] == [0, 0, 0]
     assert [p.kind for p in result.pairs] == ["tension"]  # only what the codebook states
+
+
+def test_explicit_ties_win_over_looser_relations_to_the_same_lens():
+    book = {
+        "name": "mixed",
+        "codes": [
+            {"id": "velocity", "label": "Velocity"},
+            {"id": "mismatch", "label": "Mismatch", "relations": [
+                {"type": "tension-with", "code": "velocity"}, {"type": "synergy-with", "code": "velocity"}]},
+            {"id": "tracker", "label": "Tracker", "relations": [{"type": "synergy-with", "code": "velocity", "note": "loose"}]},
+        ],
+        "relations": [
+            {"from": "mismatch", "type": "serves", "to": "velocity", "note": "explicit"},
+            {"from": "tracker", "type": "serves", "to": "velocity", "note": "explicit too"},
+        ],
+    }
+    _, ties, _ = lens_ties(tree_from_resolved(book))
+    assert sorted((t.code_id, t.kind, t.note) for t in ties) == [("mismatch", "serves", "explicit"), ("tracker", "serves", "explicit too")]

@@ -9,7 +9,9 @@ the default codebook). For each lens this module keeps two sets of passages apar
   with the codes that carry it there and how (serves or hinders).
 
 Tie polarity: ``serves``, ``synergy-with`` and ``part-of`` serve a lens (+); ``hinders`` and
-``tension-with`` hinder it (-); ``see-also`` is not a tie. Ties from a parent code also hold for
+``tension-with`` hinder it (-); ``see-also`` is not a tie. Where a code has a ``serves`` or
+``hinders`` tie to a lens, its other relations to that lens are not read (the explicit tie wins);
+one tie per code, lens and direction is kept. Ties from a parent code also hold for
 its children (a segment coded with a child is coded with the parent, as everywhere in analysis).
 
 Between two lenses, a **turn** (all segments of one turn together) shows a *tension* when
@@ -170,9 +172,13 @@ def lens_ties(tree: CodeTree, lenses: Iterable[str] | None = None) -> tuple[list
     else:
         chosen = [code_id for code_id in lenses if code_id in tree.codes]
     lens_set = set(chosen)
-    found: dict[tuple[str, str, str], LensTie] = {}
+    found: dict[tuple[str, str, str], LensTie] = {}  # (code, lens, sign) -> tie
+    explicit: set[tuple[str, str]] = set()  # (code, lens) pairs with a serves/hinders tie
     between: list[tuple[str, str, str, str]] = []
-    for tie in ties:
+    # serves/hinders first: where a code has one for a lens, its looser relations to that lens
+    # (synergy-with, tension-with, part-of) are not read as ties, so they cannot contradict it
+    ordered = [tie for tie in ties if tie["type"] in LENS_TYPES] + [tie for tie in ties if tie["type"] not in LENS_TYPES]
+    for tie in ordered:
         kind, source, target = tie["type"], tie["from"], tie["to"]
         if kind not in SERVES | HINDERS:
             continue
@@ -181,8 +187,14 @@ def lens_ties(tree: CodeTree, lenses: Iterable[str] | None = None) -> tuple[list
             continue
         if target not in lens_set and kind in SYMMETRIC and source in lens_set:
             source, target = target, source  # "versioning synergy-with fallback-models" ties fallback-models to versioning
-        if target in lens_set and source in tree.codes:
-            found.setdefault((source, kind, target), LensTie(source, target, kind, tie.get("note", "")))
+        if target not in lens_set or source not in tree.codes:
+            continue
+        if kind in LENS_TYPES:
+            explicit.add((source, target))
+        elif (source, target) in explicit:
+            continue
+        candidate = LensTie(source, target, kind, tie.get("note", ""))
+        found.setdefault((source, target, candidate.sign), candidate)
     return chosen, list(found.values()), between
 
 

@@ -27,6 +27,16 @@ def _quote(row: dict[str, Any]) -> Quote:
     return Quote(row["quote"], participant, str(row["transcript_id"]), int(row["turn_idx"]), row["anchor"])
 
 
+MAX_VIA = 3
+
+
+def _via(codes: tuple[str, ...], labels: dict[str, str], kinds: dict[str, str]) -> str:
+    """'Notebooks (serves), Staged rollout (hinders) and 2 more'."""
+    shown = [f"{labels.get(code, code)} ({kinds.get(code, '')})" for code in codes[:MAX_VIA]]
+    more = len(codes) - MAX_VIA
+    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
+
+
 def lenses_section(codings: pd.DataFrame, tree: CodeTree, quoted_turns: set[tuple[str, int]], anchor_of: Any) -> LensesSection | None:
     """The lens section, or ``None`` when the codebook ties no code to a lens. Turns quoted here
     are added to ``quoted_turns`` so the transcript appendix shows them."""
@@ -55,10 +65,7 @@ def lenses_section(codings: pd.DataFrame, tree: CodeTree, quoted_turns: set[tupl
                 reached_participants=format_participant_list(view.reached_participants),
                 direct_quotes=[remember(_quote(row)) for row in direct.to_dict("records")],
                 reached_quotes=[
-                    LensPassage(
-                        remember(_quote(row)),
-                        ", ".join(f"{labels.get(code, code)} ({kinds.get(code, '')})" for code in row["via"]),
-                    )
+                    LensPassage(remember(_quote(row)), _via(row["via"], labels, kinds))
                     for row in reached.to_dict("records")
                 ],
                 ties=[
