@@ -198,3 +198,16 @@ def test_a_report_quote_opens_the_transcript_at_its_turn(page, served):
     link.click()
     page.wait_for_url(f"**/transcripts/{transcript}?turn={turn}*")
     expect(page.locator(f"#turn-{turn}")).to_have_class(re.compile(r"\bfocus\b"))
+
+
+def test_review_adjusts_the_span_to_a_selection(page, served):
+    base, _token, study, tiny = served
+    page.goto(f"{base}/review?run={tiny.run2}")
+    text = page.locator("#turntext").text_content()
+    start = text.index("We can go")
+    end = start + len("We can go from an idea")
+    _select(page, "#turntext", start, end)
+    page.keyboard.press("e")
+    expect(page.locator(".progress b")).to_have_text("1")
+    row = human_rows(study)[-1]
+    assert (row["decision"], row["start_char"], row["end_char"], row["text"]) == ("adjusted", start, end, "We can go from an idea")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import socket
 import threading
@@ -53,6 +54,8 @@ def serve(
 ) -> None:
     """Serve the workbench until interrupted; refuses when another ``serve`` holds the study."""
     from waitress import create_server
+
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "task queue depth" notes are noise here
 
     coder = check_coder(coder)
     root = Path(study_root).resolve()

@@ -1,5 +1,5 @@
 /* The review queue's keys: a accept, r reject, n/j next, p/k previous, s sentence, t turn,
-   c replace the code, u undo. Each key presses the button that carries it (data-key). */
+   e the selected text, c replace the code, u undo. Each key presses the button that carries it (data-key). */
 (function () {
   "use strict";
   const form = document.getElementById("decide");
@@ -32,6 +32,33 @@
     });
   }
 
+  /* e: accept with the span set to the text selected in the turn (code points, like the store). */
+  function useSelection() {
+    const box = document.getElementById("turntext");
+    const sel = window.getSelection();
+    if (!box || !sel || sel.isCollapsed || !sel.rangeCount) {
+      QK.flash("Select the text to code in the turn first, then press e.", "error");
+      return;
+    }
+    const range = sel.getRangeAt(0);
+    if (!box.contains(range.startContainer) || !box.contains(range.endContainer)) {
+      QK.flash("Select text inside the turn shown.", "error");
+      return;
+    }
+    const upTo = (node, offset) => { const r = document.createRange(); r.selectNodeContents(box); r.setEnd(node, offset); return r.toString().length; };
+    const full = box.textContent;
+    let a = upTo(range.startContainer, range.startOffset);
+    let b = upTo(range.endContainer, range.endOffset);
+    while (a < b && /\s/.test(full[a])) a++;
+    while (b > a && /\s/.test(full[b - 1])) b--;
+    if (a >= b) return;
+    document.getElementById("span-start").value = Array.from(full.slice(0, a)).length;
+    document.getElementById("span-end").value = Array.from(full.slice(0, b)).length;
+    document.getElementById("span-submit").click();
+  }
+  const spanButton = document.getElementById("span-selection");
+  if (spanButton) spanButton.addEventListener("click", useSelection);
+
   const aliases = { j: "n", k: "p" };
   document.addEventListener("keydown", (event) => {
     if (event.key === "Escape" && box && !box.hidden) { box.hidden = true; return; }
@@ -39,6 +66,7 @@
     const key = aliases[event.key] || event.key;
     if (key === "u") { event.preventDefault(); undo(); return; }
     if (key === "c" && box) { event.preventDefault(); openReplace(); return; }
+    if (key === "e") { event.preventDefault(); useSelection(); return; }
     const target = document.querySelector('[data-key="' + key + '"]');
     if (!target || !form) return;
     event.preventDefault();
