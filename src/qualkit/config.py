@@ -228,9 +228,19 @@ def parse_config(data: dict[str, Any], file: str = CONFIG_NAME, *, text: str | N
         raise ConfigError(f"{file} has {len(problems)} problem(s)", problems=problems) from None
 
 
+def _in_table_array(loc: tuple[Any, ...]) -> bool:
+    """True when ``loc`` points into an array of tables such as ``[[transcripts.files]]``."""
+    if len(loc) < 3 or not isinstance(loc[2], int):
+        return False
+    section = StudyConfig.model_fields.get(str(loc[0]))
+    model = _submodel(section.annotation) if section is not None else None
+    field = model.model_fields.get(str(loc[1])) if model is not None else None
+    return field is not None and get_origin(field.annotation) is list and _submodel(field.annotation) is not None
+
+
 def _location(loc: tuple[Any, ...]) -> str:
     """``transcripts.multi_party``, or ``[[transcripts.files]] 2 -> glob`` inside an array of tables."""
-    if len(loc) >= 3 and isinstance(loc[2], int):
+    if _in_table_array(loc):
         rest = ".".join(str(part) for part in loc[3:])
         return f"[[{loc[0]}.{loc[1]}]] entry {loc[2] + 1}" + (f" -> {rest}" if rest else "")
     return ".".join(str(part) for part in loc)
@@ -267,7 +277,7 @@ def _table_array_line(text: str, loc: tuple[Any, ...]) -> int | None:
 
 def _key_line(text: str, loc: tuple[Any, ...]) -> int | None:
     """The line of ``[section]`` / ``key =`` for a validation error's location, when it can be found."""
-    if len(loc) >= 3 and isinstance(loc[2], int):
+    if _in_table_array(loc):
         return _table_array_line(text, loc)
     names = [str(part) for part in loc if not isinstance(part, int)]
     if not names:
