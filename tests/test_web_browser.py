@@ -211,3 +211,18 @@ def test_review_adjusts_the_span_to_a_selection(page, served):
     expect(page.locator(".progress b")).to_have_text("1")
     row = human_rows(study)[-1]
     assert (row["decision"], row["start_char"], row["end_char"], row["text"]) == ("adjusted", start, end, "We can go from an idea")
+
+
+def test_remove_a_coding_from_its_details_and_undo(page, served):
+    from qualkit.workbench import add_coding
+
+    base, _token, study, _tiny = served
+    add_coding(study, "reviewer", "P1", 3, 0, 14, ["velocity"])  # "Fast iteration"
+    page.goto(f"{base}/transcripts/P1")
+    page.locator("#turn-4 .chip.human").first.click()
+    page.locator("#pop button[data-action=remove]").click()
+    expect(page.locator("#turn-4 .chip.human")).to_have_count(0)
+    assert human_rows(study) == []
+    page.keyboard.press("u")
+    expect(page.locator("#turn-4 .chip.human")).to_have_count(1)
+    assert [r["text"] for r in human_rows(study)] == ["Fast iteration"]
