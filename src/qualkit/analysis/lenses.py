@@ -204,22 +204,27 @@ def lens_analysis(codings: pd.DataFrame, codebook: Any, *, lenses: Iterable[str]
     tree = as_tree(codebook).with_codes(sorted(codings["code_id"].unique()) if not codings.empty else [])
     chosen, ties, between = lens_ties(tree, lenses)
     pairs = _pairs(codings, tree, rollup=True)
-    segment_codes = pairs.groupby("segment_pk")["code_id"].agg(frozenset) if not pairs.empty else pd.Series(dtype=object)
     segments = pairs.drop_duplicates("segment_pk").set_index("segment_pk")[["transcript_id", "participant_id", "turn_idx"]]
     columns = ["segment_pk", "transcript_id", "participant_id", "turn_idx"]
 
+    code_segments = pairs.groupby("code_id")["segment_pk"].agg(set).to_dict() if not pairs.empty else {}
+    turn_sets: dict[str, set[tuple[str, int]]] = {}
+    turn_people: dict[tuple[str, int], Any] = {}
+    for transcript_id, turn_idx, participant_id, code_id in zip(pairs["transcript_id"], pairs["turn_idx"], pairs["participant_id"], pairs["code_id"]):
+        key = (transcript_id, int(turn_idx))
+        turn_sets.setdefault(code_id, set()).add(key)
+        turn_people[key] = None if pd.isna(participant_id) else participant_id
     views = []
     for lens in chosen:
         mine = [tie for tie in ties if tie.lens == lens]
-        direct_pks = [pk for pk, codes in segment_codes.items() if lens in codes]
+        direct_pks = sorted(code_segments.get(lens, set()))
+        tied = [(tie, code_segments.get(tie.code_id, set())) for tie in mine]
+        reached_pks = set().union(*(found for _, found in tied)) - set(direct_pks) if tied else set()
         reached_rows = []
-        for pk, codes in segment_codes.items():
-            if lens in codes:
-                continue
-            via = [tie for tie in mine if tie.code_id in codes]
-            if via:
-                signs = "".join(sorted({tie.sign for tie in via}))
-                reached_rows.append((pk, tuple(dict.fromkeys(tie.code_id for tie in via)), signs))
+        for pk in sorted(reached_pks):
+            via = [tie for tie, found in tied if pk in found]
+            signs = "".join(sorted({tie.sign for tie in via}))
+            reached_rows.append((pk, tuple(dict.fromkeys(tie.code_id for tie in via)), signs))
         direct = segments.loc[direct_pks].reset_index()[columns] if direct_pks else pd.DataFrame(columns=columns)
         reached = (
             segments.loc[[row[0] for row in reached_rows]].reset_index()[columns].assign(
@@ -229,12 +234,13 @@ def lens_analysis(codings: pd.DataFrame, codebook: Any, *, lenses: Iterable[str]
             else pd.DataFrame(columns=[*columns, "via", "signs"])
         )
         counts = []
-        turns = _turn_codes(pairs)
+        direct_set = set(direct_pks)
+        lens_turns = turn_sets.get(lens, set())
         for tie in mine:
-            with_code = [pk for pk, codes in segment_codes.items() if tie.code_id in codes]
-            not_direct = [pk for pk in with_code if lens not in segment_codes[pk]]
-            together = turns[turns["codes"].map(lambda codes, c=tie.code_id: c in codes and lens in codes)] if not turns.empty else turns
-            counts.append(TieCount(tie, len(with_code), len(not_direct), int(len(together)), _people(together)))
+            with_code = code_segments.get(tie.code_id, set())
+            both = lens_turns & turn_sets.get(tie.code_id, set())
+            people = tuple(sorted({str(turn_people[key]) for key in both if turn_people.get(key) is not None}, key=participant_sort_key))
+            counts.append(TieCount(tie, len(with_code), len(with_code - direct_set), len(both), people))
         views.append(LensView(lens, tree.label(lens), direct, reached, counts))
 
     return LensAnalysis(views, _lens_pairs(pairs, chosen, ties, between, tree), ties, tree)
@@ -252,15 +258,24 @@ def _lens_pairs(
     pairs: pd.DataFrame, chosen: list[str], ties: list[LensTie], between: list[tuple[str, str, str, str]], tree: CodeTree
 ) -> list[LensPair]:
     turns = _turn_codes(pairs)
+    by_code: dict[str, list[tuple[int, LensTie]]] = {}
+    for index, tie in enumerate(ties):
+        by_code.setdefault(tie.code_id, []).append((index, tie))
+    # the ties present in each turn, in codebook tie order (a turn's codes are a set)
+    present = [
+        [tie for _, tie in sorted(item for code in codes for item in by_code.get(code, ()))]
+        for codes in turns["codes"]
+    ]
     result: list[LensPair] = []
     for i, a in enumerate(chosen):
         for b in chosen[i + 1 :]:
             stated = _stated(a, b, ties, between, tree)
             rows: dict[str, list[tuple[Any, ...]]] = {"tension": [], "synergy": []}
-            for turn in turns.itertuples(index=False):
-                codes = turn.codes
-                ta = [tie for tie in ties if tie.lens == a and tie.code_id in codes]
-                tb = [tie for tie in ties if tie.lens == b and tie.code_id in codes]
+            for turn, here in zip(turns.itertuples(index=False), present):
+                if not here:
+                    continue
+                ta = [tie for tie in here if tie.lens == a]
+                tb = [tie for tie in here if tie.lens == b]
                 if not ta or not tb:
                     continue
                 sa, sb = {tie.sign for tie in ta}, {tie.sign for tie in tb}
