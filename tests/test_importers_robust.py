@@ -335,3 +335,49 @@ def test_unclosed_voice_tags_parse_correctly_at_size(tmp_path):
     result = read_file(_write(tmp_path, "P1.vtt", text), options=ImportOptions())
     [turn] = result.transcript.turns
     assert turn.speaker == "P1" and turn.text.startswith("hello <v <v") and turn.text.endswith("bye")
+
+
+# -- found by the fuzz test ------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "name, text",
+    [
+        ("t.json", '{"id": "P1", "participant": {"id": "P1"}, "turns": [{"speaker": "P1", "role": "participant", "text": "x", "start": ' + "9" * 5000 + "}]}"),
+        ("t.jsonl", '{"speaker": "P1", "text": "x", "start": ' + "9" * 5000 + "}\n"),
+        ("t.json", "[" * 100_000 + "]" * 100_000),
+        ("t.jsonl", '{"speaker": "P1", "text": ' + "[" * 100_000 + "]" * 100_000 + "}\n"),
+    ],
+)
+def test_json_with_huge_numbers_or_deep_nesting_is_a_clear_error(tmp_path, name, text):
+    with pytest.raises(InputError, match="not valid JSON|nested too deeply"):
+        read_file(_write(tmp_path, name, text), options=ImportOptions())
+
+
+def test_a_docx_with_a_damaged_body_is_a_clear_error(tmp_path):
+    import docx
+
+    document = docx.Document()
+    document.add_paragraph("P1: hello")
+    buffer = io.BytesIO()
+    document.save(buffer)
+    path = tmp_path / "t.docx"
+    with zipfile.ZipFile(io.BytesIO(buffer.getvalue())) as source, zipfile.ZipFile(path, "w") as target:
+        for info in source.infolist():
+            data = source.read(info.filename)
+            if info.filename == "word/document.xml":
+                data = data.replace(b"<w:body>", b"<w:bodx>").replace(b"</w:body>", b"</w:bodx>")
+            target.writestr(info.filename, data)
+    with pytest.raises(InputError, match="cannot read the Word document's content"):
+        read_file(path, options=ImportOptions())
+
+
+def test_a_codebook_with_an_unknown_encoding_or_nameless_codes_reads_or_fails_clearly():
+    from qualkit.errors import InteropError
+    from qualkit.interop.qdc import qdc_to_codebook_dict
+
+    with pytest.raises(InteropError, match="not readable XML"):
+        qdc_to_codebook_dict(b'<?xml version="1.0" encoding="tf-8"?><CodeBook/>')
+    nameless = b'<CodeBook xmlns="urn:QDA-XML:codebook:1.0"><Codes><Code guid="a"/><Code guid="b" name="B"/></Codes></CodeBook>'
+    assert [code["label"] for code in qdc_to_codebook_dict(nameless)["codes"]] == ["a", "B"]
+    twice = b'<CodeBook xmlns="urn:QDA-XML:codebook:1.0"><Codes><Code guid="a" name="A"/><Code guid="{A}" name="B"/></Codes></CodeBook>'
+    with pytest.raises(InteropError, match="used by two codes"):
+        qdc_to_codebook_dict(twice)

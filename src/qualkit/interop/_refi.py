@@ -177,6 +177,7 @@ def parse_codes(codes_element: Element | None, *, file: str = "", max_depth: int
     from ..errors import InteropError
 
     found: list[RefiCode] = []
+    seen: dict[str, str] = {}  # guid -> code name
     if codes_element is None:
         return found
     # a stack of (element, parent code, depth); children pushed in reverse keep document order
@@ -193,8 +194,15 @@ def parse_codes(codes_element: Element | None, *, file: str = "", max_depth: int
                 hint=f"qualkit reads code trees up to {max_depth} levels; flatten the codebook in its tool and export it again",
             )
         description = child_text(node, "Description")
+        guid = (node.get("guid") or "").strip().strip("{}").lower() or f"no-guid-{len(found) + 1}"
+        if guid in seen:
+            raise InteropError(
+                f"{file or 'the codebook'}: code GUID {guid} is used by two codes ({seen[guid][:60]!r} and {name[:60]!r})",
+                hint="every code needs its own GUID; export the codebook again from its tool",
+            )
+        seen[guid] = name
         code = RefiCode(
-            guid=(node.get("guid") or "").strip("{}").lower(),
+            guid=guid,
             name=name,
             description=description,
             parent_guid=parent.guid if parent else None,
@@ -239,7 +247,8 @@ def unique_labels(codes: list[RefiCode]) -> dict[str, str]:
     """A label per code GUID, unique in the codebook: duplicates get their parent's path."""
     counts: dict[str, int] = {}
     for code in codes:
-        counts[code.name.strip().lower()] = counts.get(code.name.strip().lower(), 0) + 1
+        key = (code.name.strip() or code.guid).lower()
+        counts[key] = counts.get(key, 0) + 1
     labels: dict[str, str] = {}
     seen: set[str] = set()
     for code in codes:

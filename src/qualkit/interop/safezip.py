@@ -237,6 +237,11 @@ def parse_xml(data: bytes | IO[bytes], file: str) -> Element:
             f"{file} uses XML features refused for safety ({type(error).__name__}: {error})",
             hint="entity declarations and external references are not allowed in exchange files",
         ) from error
+    except (LookupError, ValueError) as error:  # an unknown or broken encoding declaration, bad characters
+        raise InteropError(
+            f"{file} is not readable XML ({type(error).__name__}: {error})",
+            hint="export the file again from its tool (as UTF-8)",
+        ) from error
     except ParseError as error:
         line, column = getattr(error, "position", (0, 0))
         raise InteropError(

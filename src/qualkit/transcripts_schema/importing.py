@@ -81,7 +81,20 @@ def read_file(
             problems=[Problem("no such file" if not path.exists() else "not a file", shown, "", "check the path")],
         )
     data = read_limited(path, options.max_mb)
-    source = Source(path=path, data=data, shown=shown)
+    return read_data(path, data, format=format, options=options, participants=participants, shown=shown)
+
+
+def read_data(
+    path: Path,
+    data: bytes,
+    *,
+    format: str | None = None,
+    options: ImportOptions,
+    participants: dict[str, ParticipantRecord] | None = None,
+    shown: str | None = None,
+) -> ReadResult:
+    """:func:`read_file` on bytes already read (``path`` names the file for detection and messages)."""
+    source = Source(path=path, data=data, shown=shown if shown is not None else display_path(path))
     if not data.strip() or (not data.startswith(b"PK") and _blank_text(source)):
         raise source.error("file is empty", "whole file", "export the transcript again, or remove the file")
     name = format or options.format or detect_format(path, data[:4096])
@@ -690,7 +703,7 @@ def import_files(
                 f"{n_flagged} of {len(reports)} file(s) are not anonymized ({len(flagged)} finding(s)); nothing was stored",
                 problems=flagged,
                 hint="pseudonymize them (`qualkit transcripts pseudonymize`), or override explicitly with --allow-findings --reason TEXT"
-                + (" (no NER model installed: person/organisation names were not searched)" if no_ner else ""),
+                + (" (no NER model installed: person names were checked with qualkit's name lists, organisation names were not searched)" if no_ner else ""),
             )
         if any(item.status != "unchanged" for item in imported):
             parameters = {
@@ -749,6 +762,7 @@ __all__ = [
     "iter_file_reports",
     "list_transcripts",
     "read_and_check",
+    "read_data",
     "read_file",
     "read_transcript",
     "source_paths",

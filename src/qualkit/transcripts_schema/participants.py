@@ -35,7 +35,12 @@ def load_participants(path: str | Path, *, max_mb: float = 20.0) -> dict[str, Pa
     """Read participants.csv into records by participant id; every problem is listed with its place."""
     path = Path(path)
     shown = display_path(path)
-    text = decode_bytes(read_limited(path, max_mb), shown).lstrip("\ufeff")
+    return parse_participants(read_limited(path, max_mb), shown)
+
+
+def parse_participants(data: bytes, shown: str = "participants.csv") -> dict[str, ParticipantRecord]:
+    """:func:`load_participants` on the bytes of a participants.csv (``shown`` names it in messages)."""
+    text = decode_bytes(data, shown).lstrip("\ufeff")
     allow_csv_fields(len(text))
     try:
         rows = list(csv.reader(text.splitlines()))
@@ -100,4 +105,4 @@ def load_participants(path: str | Path, *, max_mb: float = 20.0) -> dict[str, Pa
     return records
 
 
-__all__ = ["KNOWN_COLUMNS", "ParticipantRecord", "load_participants"]
+__all__ = ["KNOWN_COLUMNS", "ParticipantRecord", "load_participants", "parse_participants"]

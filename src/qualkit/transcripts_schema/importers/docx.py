@@ -31,7 +31,6 @@ def read(source: Source, options: "ImportOptions") -> Parsed:
     """Read paragraphs and two-column tables in document order."""
     _check_package(source, options)
     import docx  # python-docx
-    from docx.table import Table
 
     try:
         document = docx.Document(io.BytesIO(source.data))
@@ -49,10 +48,10 @@ def read(source: Source, options: "ImportOptions") -> Parsed:
 
     paragraph_no = 0
     table_no = 0
-    for block in document.iter_inner_content():
-        if isinstance(block, Table):
+    for block in _blocks(source, document):
+        if isinstance(block, list):
             table_no += 1
-            for row_no, cells in enumerate(_table_rows(block), start=1):
+            for row_no, cells in enumerate(block, start=1):
                 time, speaker, spoken = cells
                 if row_no == 1 and speaker.lower() in _HEADER_SPEAKER and spoken.lower() in _HEADER_TEXT:
                     continue
@@ -67,7 +66,7 @@ def read(source: Source, options: "ImportOptions") -> Parsed:
                     skipped += 1
             continue
         paragraph_no += 1
-        line = block.text.strip()
+        line = block.strip()
         if not line:
             continue
         match = LABEL_LINE.match(line) or OTTER_HEADER.match(line)
@@ -89,6 +88,23 @@ def read(source: Source, options: "ImportOptions") -> Parsed:
     if skipped:
         parsed.notes.append(f"skipped {skipped} paragraph(s) or row(s) before the first speaker label")
     return parsed
+
+
+def _blocks(source: Source, document: object) -> list["str | list[tuple[str, str, str]]"]:
+    """The document's paragraphs (text) and tables (rows) in order; a damaged body is a clear error."""
+    from docx.table import Table
+
+    try:
+        return [
+            _table_rows(block) if isinstance(block, Table) else block.text
+            for block in document.iter_inner_content()  # type: ignore[attr-defined]
+        ]
+    except (AttributeError, KeyError, IndexError, LookupError, TypeError, ValueError) as error:
+        raise source.error(
+            f"cannot read the Word document's content ({type(error).__name__}: {error})",
+            "word/document.xml",
+            "open and save it again in Word or LibreOffice",
+        ) from None
 
 
 def _check_package(source: Source, options: "ImportOptions") -> None:

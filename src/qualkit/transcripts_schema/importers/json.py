@@ -64,6 +64,8 @@ def read(source: Source, options: "ImportOptions") -> Parsed:
         if error.msg == "Extra data" and _looks_like_lines(text):
             fix = "this is JSON Lines (one object per line): name the file .jsonl, or pass --format jsonl"
         raise source.error(f"not valid JSON: {error.msg}", f"line {error.lineno} column {error.colno}", fix) from None
+    except ValueError as error:  # e.g. an integer of more than 4,300 digits
+        raise source.error(f"not valid JSON: {error}", "whole file", "fix the value") from None
     except RecursionError:
         raise source.error("JSON nested too deeply to read", "whole file", "a transcript is a flat object with a list of turns") from None
     empty = _empty_turns(data)

@@ -75,6 +75,9 @@ def read(source: Source, options: "ImportOptions") -> Parsed:
         except _json.JSONDecodeError as error:
             problems.append(Problem(f"not valid JSON: {error.msg}", source.shown, f"{where} column {error.colno}", f"write one JSON object a line, e.g. {_EXAMPLE}"))
             continue
+        except ValueError as error:  # e.g. an integer of more than 4,300 digits
+            problems.append(Problem(f"not valid JSON: {error}", source.shown, where, f"write one JSON object a line, e.g. {_EXAMPLE}"))
+            continue
         except RecursionError:
             problems.append(Problem("JSON nested too deeply", source.shown, where, f"write one flat JSON object a line, e.g. {_EXAMPLE}"))
             continue
