@@ -77,15 +77,23 @@ def test_kwic_filters_participants_by_attribute(tiny):
         S.parse_where(["sector"])
 
 
-def test_the_lemma_index_is_cached_per_transcript_version(tiny):
+def test_the_lemma_index_is_cached_per_transcript_version(tiny, monkeypatch):
     study = tiny.study
+    S.forget_lemma_indexes()
     S.kwic(study, "iteration")
     cache = study.cache_dir / "lemmas"
     files = sorted(p.name for p in cache.iterdir())
     assert len(files) == 3
+    # the next search reads the files (or memory), never lemmatizing again
+    S.forget_lemma_indexes()
+    monkeypatch.setattr(S, "_tokenize", lambda texts: pytest.fail("lemmatized although cached"))
+    assert S.kwic(study, "iteration").total == 4
+    monkeypatch.undo()
     # a damaged cache file is rebuilt, never trusted
+    S.forget_lemma_indexes()
     (cache / files[0]).write_text("not json", encoding="utf-8")
     assert S.kwic(study, "iteration").total == 4
+    assert (cache / files[0]).read_text(encoding="utf-8").startswith("[[")
     hashes = {row.content_hash for row in study.store.transcripts()}
     assert {path.name.split("-")[0] for path in cache.iterdir()} == hashes
 

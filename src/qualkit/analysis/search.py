@@ -17,7 +17,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
@@ -116,57 +119,117 @@ def _store(study: Any) -> Any:
 
 @dataclass(frozen=True)
 class TurnTokens:
-    """The tokens of one turn: lemmas and code-point spans into the turn's text."""
+    """The tokens of one turn, kept compact: ``lemmas`` space-joined, ``offsets`` the start and length
+    of each token (code points into the turn's text). Decoded only for turns that may match."""
 
-    lemmas: tuple[str, ...]
-    starts: tuple[int, ...]
-    lengths: tuple[int, ...]
+    lemmas: str
+    offsets: str  # start and length of each token, space-joined: "0 9 11 6 ..."
+
+    def lemma_list(self) -> list[str]:
+        return self.lemmas.split(" ") if self.lemmas else []
+
+    def spans(self) -> list[tuple[int, int]]:
+        """``(start, end)`` of each token."""
+        numbers = [int(n) for n in self.offsets.split(" ")] if self.offsets else []
+        return [(start, start + length) for start, length in zip(numbers[::2], numbers[1::2])]
+
+    def may_contain(self, lemma: str) -> bool:
+        """A quick test before decoding: could ``lemma`` (or, ending in ``*``, a prefix) be a token here?"""
+        if lemma.endswith("*"):
+            return True
+        return f" {lemma} " in f" {self.lemmas} "
+
+
+#: Lemma indexes kept in memory (a long-running ``qualkit serve`` searches without reading files):
+#: content hash -> tokens per turn, up to about this many characters in all.
+MEMORY_BUDGET_CHARS = 200_000_000
+_memory: "OrderedDict[str, list[TurnTokens]]" = OrderedDict()
+_memory_chars = 0
+_memory_lock = threading.Lock()
+
+
+def forget_lemma_indexes() -> None:
+    """Drop the lemma indexes held in memory (the cache files stay)."""
+    global _memory_chars
+    with _memory_lock:
+        _memory.clear()
+        _memory_chars = 0
 
 
 def _signature() -> str:
     from ..coding.nlp import LEMMA_OVERRIDES, versions
 
-    data = json.dumps({"versions": versions(), "overrides": LEMMA_OVERRIDES, "format": 1}, sort_keys=True)
+    data = json.dumps({"versions": versions(), "overrides": LEMMA_OVERRIDES, "format": 3}, sort_keys=True)
     return hashlib.sha256(data.encode("utf-8")).hexdigest()[:12]
 
 
 def _tokenize(texts: list[str]) -> list[TurnTokens]:
+    """Lemmas and offsets of every non-space token, read from spaCy's arrays (no Token objects)."""
+    from spacy.attrs import IDX, IS_SPACE, LEMMA, LENGTH
+
     from ..coding.nlp import get_nlp
 
     nlp = get_nlp()
+    strings = nlp.vocab.strings
+    names: dict[int, str] = {}
+
+    def name(lemma: int) -> str:
+        found = names[lemma] = strings[lemma].replace(" ", "_") or "_"
+        return found
+
     result = []
     for doc in nlp.pipe(texts, batch_size=256):
-        tokens = [t for t in doc if not t.is_space]
-        result.append(TurnTokens(
-            tuple(t.lemma_.replace(" ", "_") or t.lower_ for t in tokens),
-            tuple(t.idx for t in tokens),
-            tuple(len(t.text) for t in tokens),
-        ))
+        array = doc.to_array([LEMMA, IDX, LENGTH, IS_SPACE])
+        array = array[array[:, 3] == 0]
+        lemmas = " ".join([names.get(h) or name(h) for h in array[:, 0].tolist()])
+        offsets = " ".join(map(str, array[:, 1:3].ravel().tolist()))
+        result.append(TurnTokens(lemmas, offsets))
     return result
 
 
+def _remember(key: str, tokens: list[TurnTokens]) -> None:
+    global _memory_chars
+    size = sum(len(t.lemmas) + len(t.offsets) for t in tokens)
+    with _memory_lock:
+        if key in _memory:
+            return
+        _memory[key] = tokens
+        _memory_chars += size
+        while _memory_chars > MEMORY_BUDGET_CHARS and len(_memory) > 1:
+            _, dropped = _memory.popitem(last=False)
+            _memory_chars -= sum(len(t.lemmas) + len(t.offsets) for t in dropped)
+
+
 def transcript_tokens(study: Any, content_hash: str, texts: list[str]) -> list[TurnTokens]:
-    """Tokens of a transcript's turns (in turn order), from the cache when it has them."""
+    """Tokens of a transcript version's turns (in turn order): from memory, else the cache file,
+    else lemmatized now (and cached under ``.qualkit/cache/lemmas/``)."""
+    key = f"{content_hash}-{_signature()}"
+    with _memory_lock:
+        known = _memory.get(key)
+        if known is not None and len(known) == len(texts):
+            _memory.move_to_end(key)
+            return known
     cache_dir = getattr(study, "cache_dir", None)
-    path: Path | None = None
-    if cache_dir is not None:
-        path = Path(cache_dir) / "lemmas" / f"{content_hash}-{_signature()}.json"
-        if path.is_file():
-            try:
-                data = json.loads(path.read_text(encoding="utf-8"))
-                if len(data) == len(texts):
-                    return [TurnTokens(tuple(lem.split(" ")) if lem else (), tuple(st), tuple(ln)) for lem, st, ln in data]
-            except (OSError, ValueError, TypeError):
-                pass  # a damaged cache file is rebuilt below
+    path = Path(cache_dir) / "lemmas" / f"{key}.json" if cache_dir is not None else None
+    if path is not None and path.is_file():
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if len(data) == len(texts) and all(isinstance(a, str) and isinstance(b, str) for a, b in data):
+                tokens = [TurnTokens(a, b) for a, b in data]
+                _remember(key, tokens)
+                return tokens
+        except (OSError, ValueError, TypeError):
+            pass  # a damaged cache file is rebuilt below
     tokens = _tokenize(texts)
     if path is not None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(json.dumps([[" ".join(t.lemmas), t.starts, t.lengths] for t in tokens]), encoding="utf-8")
+            tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps([[t.lemmas, t.offsets] for t in tokens]), encoding="utf-8")
             tmp.replace(path)
         except OSError:
             pass  # caching is an optimisation only
+    _remember(key, tokens)
     return tokens
 
 
@@ -252,12 +315,14 @@ class KwicResult:
 
 def query_pattern(term: str) -> list[str]:
     """The lemma sequence a search term stands for; ``word*`` stays a prefix (``version*``)."""
+    from ..coding.nlp import lemmas
+
     pattern: list[str] = []
     for word in term.split():
         if word.endswith("*") and len(word.rstrip("*")) >= 1:
             pattern.append(word.rstrip("*").casefold() + "*")
             continue
-        tokens = [t for t in _tokenize([word])[0].lemmas if re.search(r"\w", t)]
+        tokens = [t for t in lemmas(word) if re.search(r"\w", t)]
         pattern.extend(tokens)
     if not pattern:
         raise InputError(f"nothing to search for in {term!r}", hint="give a word or phrase, e.g. versioning or 'feature store'")
@@ -267,19 +332,19 @@ def query_pattern(term: str) -> list[str]:
 def _find(pattern: list[str], tokens: TurnTokens, text: str) -> Iterator[tuple[int, int]]:
     """(start, end) of every occurrence of ``pattern`` among the turn's tokens."""
     n = len(pattern)
-    lemmas = tokens.lemmas
+    lemmas = tokens.lemma_list()
+    spans = tokens.spans()
     for i in range(len(lemmas) - n + 1):
         for j, want in enumerate(pattern):
             lemma = lemmas[i + j]
             if want.endswith("*"):
-                start = tokens.starts[i + j]
-                lower = text[start : start + tokens.lengths[i + j]].casefold()
-                if not (lower.startswith(want[:-1]) or lemma.startswith(want[:-1])):
+                start, end = spans[i + j]
+                if not (text[start:end].casefold().startswith(want[:-1]) or lemma.startswith(want[:-1])):
                     break
             elif lemma != want:
                 break
         else:
-            yield tokens.starts[i], tokens.starts[i + n - 1] + tokens.lengths[i + n - 1]
+            yield spans[i][0], spans[i + n - 1][1]
 
 
 def _context(text: str, start: int, end: int, width: int) -> tuple[str, str]:
@@ -326,7 +391,9 @@ def kwic(
         for turn in in_scope:
             searched += 1
             tokens = all_tokens[turn.turn_idx]
-            if not first.endswith("*") and first not in tokens.lemmas:
+            if not all(tokens.may_contain(want) for want in pattern):
+                continue
+            if first.endswith("*") and first[:-1] not in tokens.lemmas and first[:-1] not in turn.text.casefold():
                 continue
             found = list(_find(pattern, tokens, turn.text))
             if not found:
@@ -621,6 +688,7 @@ __all__ = [
     "TurnHit",
     "code_query",
     "filter_options",
+    "forget_lemma_indexes",
     "kwic",
     "parse_code_query",
     "parse_where",
