@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, redirect, request, url_for
 
 from ..errors import InputError
-from ..workbench.review import ORDERINGS, decide, queue_position, review_progress, review_run
+from ..workbench.review import ORDERINGS, decide, queue_position, review_progress, review_run, suggestions
 from .app import coder, json_ok, record, render, study, wants_json
 
 bp = Blueprint("review", __name__)
@@ -25,9 +25,10 @@ def queue() -> object:
     current = study()
     run_id = review_run(current, _int(request.args.get("run"), "run"))
     order = request.args.get("order") or "document"
+    items = suggestions(current, run_id, coder(), order=order)
     position = queue_position(current, run_id, coder(), order=order, pk=_int(request.args.get("pk"), "suggestion"),
-                              after=_int(request.args.get("after"), "suggestion"))
-    progress = review_progress(current, run_id, coder())
+                              after=_int(request.args.get("after"), "suggestion"), items=items)
+    progress = review_progress(current, run_id, coder(), items=items)
     runs = [row["id"] for row in current.store.query("SELECT id FROM runs WHERE kind IN ('rules', 'learned') AND status = 'ok' ORDER BY id")]
     from ..workbench.codes import code_catalogue
 

@@ -161,9 +161,12 @@ class QueuePosition:
 
 
 def queue_position(study: Any, run_id: int | None, coder: str, *, order: str = "document", pk: int | None = None,
-                   after: int | None = None) -> QueuePosition:
-    """The suggestion ``pk``, else the first undecided after ``after``, else the first undecided."""
-    items = suggestions(study, run_id, coder, order=order)
+                   after: int | None = None, items: list[Suggestion] | None = None) -> QueuePosition:
+    """The suggestion ``pk``, else the first undecided after ``after``, else the first undecided.
+
+    ``items``: the queue from :func:`suggestions` when the caller has it already.
+    """
+    items = items if items is not None else suggestions(study, run_id, coder, order=order)
     run = items[0].run_id if items else review_run(study, run_id)
     index_of = {item.pk: i for i, item in enumerate(items)}
     index: int | None = None
@@ -292,9 +295,9 @@ class ReviewProgress:
         return round(100 * self.decided / self.total) if self.total else 100
 
 
-def review_progress(study: Any, run_id: int | None, coder: str) -> ReviewProgress:
+def review_progress(study: Any, run_id: int | None, coder: str, *, items: list[Suggestion] | None = None) -> ReviewProgress:
     """Decided and total suggestions of the run for ``coder``, per code and per transcript."""
-    items = suggestions(study, run_id, coder)
+    items = items if items is not None else suggestions(study, run_id, coder)
     run = items[0].run_id if items else review_run(study, run_id)
     per_code: dict[str, ProgressRow] = {}
     per_transcript: dict[str, ProgressRow] = {}
