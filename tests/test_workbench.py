@@ -281,3 +281,17 @@ def test_chips_sum_up_the_marks_of_a_turn(study, tiny):
     turn = view.turns[1]  # run 2 codes velocity twice here
     velocity = [chip for chip in turn.chips if chip.code_id == "velocity" and chip.kind == "auto"]
     assert len(velocity) == 1 and velocity[0].count == 2 and len(velocity[0].keys) == 2
+
+
+def test_add_code_to_a_study_on_the_bundled_codebook(study):
+    import yaml
+
+    assert study.config.codebook.path == "default"
+    before = load_codebook("default").hash
+    add_code(study, "on-call-burnout", "On-call burnout", definition="Fatigue from pager duty.", parent="pain-points")
+    data = yaml.safe_load((study.root / EXTENSION_FILE).read_text(encoding="utf-8"))
+    assert data["extends"] == "default" and data["codes"][0]["id"] == "on-call-burnout"
+    config_text = (study.root / "qualkit.toml").read_text(encoding="utf-8")
+    assert f'path = "{EXTENSION_FILE}"' in config_text and "[codebook]" in config_text
+    after = load_codebook(Study(study.root).config.codebook.path, base_dir=study.root)
+    assert "on-call-burnout" in after and after.hash != before
