@@ -73,6 +73,7 @@ def read_captions(source: Source, kind: str) -> Parsed:
     problems: list[Problem] = []
     parsed = Parsed(format=kind, units=len(captions))
     current: RawTurn | None = None
+    texts: list[list[str]] = []  # each turn's pieces, joined once at the end (linear in the text)
     labelled = 0
     for index, caption in enumerate(captions, start=1):
         where = f"cue {index}" + (f" (line {timing_lines[index - 1]})" if same_count else "")
@@ -97,11 +98,14 @@ def read_captions(source: Source, kind: str) -> Parsed:
                 speaker = current.speaker
             if current is not None and current.speaker == speaker:
                 if piece:
-                    current.text = f"{current.text} {piece}".strip()
+                    texts[-1].append(piece)
                     current.end = end
             else:  # a new speaker, even with no words: an empty turn is dropped later, never merged
-                current = RawTurn(speaker=speaker, text=piece, location=where, start=start, end=end)
+                current = RawTurn(speaker=speaker, text="", location=where, start=start, end=end)
                 parsed.turns.append(current)
+                texts.append([piece] if piece else [])
+    for turn, pieces in zip(parsed.turns, texts):
+        turn.text = " ".join(pieces).strip()
     if labelled == 0:
         raise no_labels_error(source, f"{kind.upper()} cues", "'Name: text' in each cue, or <v Name>text</v>")
     if problems:
