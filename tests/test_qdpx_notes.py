@@ -107,3 +107,34 @@ def test_rejected_suggestions_are_not_exported_as_codings(study, tmp_path):
     codes = {c.get("guid"): c.get("name") for c in root.iter("{urn:QDA-XML:project:1.0}Code")}
     coded = [codes[ref.get("targetGUID")] for ref in root.iterfind(".//q:Coding/q:CodeRef", NS)]
     assert coded == ["Velocity"]
+
+
+def test_notes_read_back_as_memos(noted, tmp_path):
+    from qualkit.interop.codings import import_codings
+    from qualkit.study import init_study
+    from qualkit.workbench.memos import list_memos
+
+    tiny, memos = noted
+    out = export_qdpx(tiny.study, tmp_path / "study.qdpx", coders=["human:alice"])
+    # into the same study: the import replaces alice's imported codings (their memos go with them, by
+    # cascade) and brings the coding memo back on the new coding; the other memos are not written twice
+    again = import_codings(tiny.study, out)
+    assert again.memos == 1 and len(list_memos(tiny.study)) == 5
+    [coding_memo] = list_memos(tiny.study, kind="coding")
+    assert tiny.study.store.conn.execute("SELECT run_id FROM human_codings WHERE pk = ?", (coding_memo.coding_pk,)).fetchone()[0] == again.run_id
+
+    fresh = own_codebook(init_study(tmp_path / "fresh", name="Fresh"))
+    result = import_codings(fresh, out, import_sources=True, allow_findings=True, reason="invented test text")
+    assert result.memos == 5
+    got = {(m.coder, m.target_kind, m.code_id, m.transcript_id, m.turn_idx, m.title, m.text) for m in list_memos(fresh)}
+    assert got == {
+        ("alice", "code", "velocity", None, None, "Velocity", "Speed as morale."),
+        ("bob", "transcript", None, "P10", None, "", "A short interview."),
+        ("alice", "turn", None, "P2", 3, "", 'Says <b>"never"</b> & means it.'),
+        ("alice", "coding", None, "P1", 1, "", "Only the first words."),
+        ("alice", "study", None, None, None, "", "Saturation after P10?"),
+    }
+    coding_memo = next(m for m in list_memos(fresh) if m.target_kind == "coding")
+    coded = fresh.store.conn.execute("SELECT code_id, text FROM human_codings WHERE pk = ?", (coding_memo.coding_pk,)).fetchone()
+    assert tuple(coded) == ("velocity", "Speed matt")
+    fresh.close()

@@ -48,6 +48,8 @@ def import_(ctx, file, coder, map_file, add_unknown, import_sources, allow_findi
     click.echo(f"Imported {result.codings} coding(s) from {result.file} as {coders} (run {result.run_id}).")
     for name, count in sorted(result.replaced.items()):
         click.echo(f"  replaced {count} earlier coding(s) of human:{name}")
+    if result.memos:
+        click.echo(f"  {result.memos} note(s) of the project became memos (`qualkit memos list`)")
     if result.transcripts_created:
         click.echo(f"  created {len(result.transcripts_created)} transcript(s): {', '.join(result.transcripts_created)}")
     for old, new in sorted(result.mapped.items()):

@@ -67,6 +67,7 @@ class CodingsImportResult:
     transcripts_created: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     source: dict[str, Any] = field(default_factory=dict)  # e.g. the QDPX project's summary
+    memos: int = 0  # QDPX notes written as memos
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -821,6 +822,15 @@ def import_codings(
                 rows,
             )
             codes_used = sorted({resolution.ids[p.code_key] for p in pending})
+            memos_added = 0
+            if project is not None and project.notes:  # REFI-QDA notes become memos
+                from .notes import import_notes
+
+                current = {row[0]: row[1] for row in conn.execute("SELECT id, pk FROM transcripts WHERE is_current = 1")}
+                by_source = {s.guid: tid for s in project.text_sources if (tid := _source_transcript(project, s, current))}
+                memos_added, note_warnings = import_notes(conn, project, file_name=path.name, run_id=run_id, coder=coder,
+                                                          code_ids=resolution.ids, source_transcripts=by_source)
+                warnings.extend(note_warnings)
             if resolution.added:
                 ext_path, previous_ext = _write_extension(study, resolution.added)
                 if not _is_configured_extension(study):
@@ -834,6 +844,7 @@ def import_codings(
                 "replaced": replaced,
                 "added_codes": [entry["id"] for entry in resolution.added],
                 "transcripts_created": created,
+                "memos": memos_added,
                 "warnings": warnings,
             }
             store.finish_run(run_id, manifest=manifest)
@@ -859,6 +870,7 @@ def import_codings(
         transcripts_created=created,
         warnings=warnings,
         source=project.summary() if project is not None else {},
+        memos=memos_added,
     )
 
 

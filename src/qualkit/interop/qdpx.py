@@ -100,6 +100,20 @@ class QdpxSource:
 
 
 @dataclass
+class QdpxNote:
+    """A REFI-QDA ``Note`` and what refers to it (``NoteRef``): ``(kind, guid, source guid)`` with kind
+    ``project``, ``code``, ``source`` or ``selection`` (a selection's source guid is the third item)."""
+
+    guid: str
+    name: str
+    text: str
+    user_guid: str | None = None
+    created: str = ""
+    description: str = ""
+    targets: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+@dataclass
 class QdpxCase:
     guid: str
     name: str
@@ -121,6 +135,7 @@ class QdpxProject:
     cases: list[QdpxCase]
     warnings: list[str] = field(default_factory=list)
     units: str = "codepoint"
+    notes: list[QdpxNote] = field(default_factory=list)
 
     @property
     def text_sources(self) -> list[QdpxSource]:
@@ -244,6 +259,7 @@ def read_qdpx(
                 else:
                     source.other_codings = sum(1 for _ in element.iter() if isinstance(_.tag, str) and local(_.tag) == "Coding")
                 sources.append(source)
+        notes = _read_notes(root, reader)
     # codings that name codes the codebook lacks
     for source in sources:
         for selection in source.selections:
@@ -282,7 +298,49 @@ def read_qdpx(
         cases=cases,
         warnings=warnings,
         units=chosen_units,
+        notes=notes,
     )
+
+
+def _read_notes(root: Element, reader: "_SourceReader") -> list[QdpxNote]:
+    """The project's notes (text inline or in the archive) with every ``NoteRef`` that points at them."""
+    notes: dict[str, QdpxNote] = {}
+    for notes_el in children(root, "Notes"):
+        for element in children(notes_el, "Note"):
+            guid = _guid(element.get("guid"))
+            text = child_text(element, "PlainTextContent")
+            path = element.get("plainTextPath")
+            if not text and path:
+                stub = QdpxSource(guid=guid, name=element.get("name") or guid, kind="text")
+                problems = len(reader.problems)
+                member = reader._member_for(path, stub)
+                del reader.problems[problems:]  # an unreadable note is skipped, never fatal
+                if member is not None:
+                    text = reader._decode(reader.archive.read(member), member) or ""
+                    del reader.problems[problems:]
+            notes[guid] = QdpxNote(guid=guid, name=element.get("name") or "", text=(text or "").strip(),
+                                   user_guid=_guid(element.get("creatingUser")) or None,
+                                   created=element.get("creationDateTime") or "", description=child_text(element, "Description"))
+    if not notes:
+        return []
+
+    def refer(holder: Element, kind: str, guid: str, source_guid: str = "") -> None:
+        for ref in children(holder, "NoteRef"):
+            note = notes.get(_guid(ref.get("targetGUID")))
+            if note is not None:
+                note.targets.append((kind, guid, source_guid))
+
+    refer(root, "project", "")
+    for element in root.iter():
+        if isinstance(element.tag, str) and local(element.tag) == "Code":
+            refer(element, "code", _guid(element.get("guid")))
+    for sources_el in children(root, "Sources"):
+        for source in children(sources_el, "TextSource"):
+            source_guid = _guid(source.get("guid"))
+            refer(source, "source", source_guid)
+            for selection in children(source, "PlainTextSelection"):
+                refer(selection, "selection", _guid(selection.get("guid")), source_guid)
+    return list(notes.values())
 
 
 def _read_case(element: Element, variables: dict[str, str]) -> QdpxCase:
@@ -812,6 +870,7 @@ def export_qdpx(study: Any, out_path: str | Path, *, coders: Iterable[str] | Non
 __all__ = [
     "QdpxCase",
     "QdpxCoding",
+    "QdpxNote",
     "QdpxProject",
     "QdpxSelection",
     "QdpxSource",
