@@ -465,9 +465,11 @@ def exemplar_quotes(
 ) -> pd.DataFrame:
     """Up to ``n`` quotes that best illustrate ``code_id`` (and its descendants, given a codebook).
 
-    Segments are ranked by match strength (sum of scores), then by how close they are to a
-    readable length; the best quote of each participant comes before anyone's second. Columns:
-    ``code_id, participant_id, transcript_id, turn_idx, segment_pk, quote, anchor, score, n_words``.
+    Segments are ranked by how many independent signals agree (a ``signals`` column, when the
+    codings carry one: e.g. the rules, the learned pass and a human coder), then by match strength
+    (sum of scores), then by how close they are to a readable length; the best quote of each
+    participant comes before anyone's second. Columns: ``code_id, participant_id, transcript_id,
+    turn_idx, segment_pk, quote, anchor, score, n_words`` (and ``signals`` when given).
     """
     columns = ["code_id", "participant_id", "transcript_id", "turn_idx", "segment_pk", "quote", "anchor", "score", "n_words"]
     wanted = {code_id}
@@ -478,7 +480,11 @@ def exemplar_quotes(
         return pd.DataFrame(columns=columns)
     if "segment_start" not in rows.columns:
         rows = rows.assign(segment_start=0)
+    signals = "signals" in rows.columns
+    if not signals:
+        rows = rows.assign(signals=1)
     per_segment = rows.groupby("segment_pk", sort=False).agg(
+        signals=("signals", "max"),
         participant_id=("participant_id", "first"),
         transcript_id=("transcript_id", "first"),
         turn_idx=("turn_idx", "first"),
@@ -492,7 +498,7 @@ def exemplar_quotes(
     target = (min_words + max_words) / 2
     per_segment["_fit"] = (per_segment["n_words"] - target).abs().where(per_segment["n_words"] < min_words, 0)
     per_segment["_key"] = per_segment["transcript_id"].map(participant_sort_key)
-    ranked = per_segment.sort_values(["score", "_fit", "_key", "turn_idx"], ascending=[False, True, True, True], kind="mergesort")
+    ranked = per_segment.sort_values(["signals", "score", "_fit", "_key", "turn_idx"], ascending=[False, False, True, True, True], kind="mergesort")
     ranked["_turn"] = ranked.groupby(ranked["participant_id"].fillna(ranked["transcript_id"])).cumcount()
     chosen = ranked.sort_values("_turn", kind="mergesort").head(n).copy()
     chosen["quote"] = [
@@ -502,7 +508,7 @@ def exemplar_quotes(
     chosen["n_words"] = chosen["quote"].str.replace("…", "", regex=False).str.split().str.len()
     chosen["anchor"] = [turn_anchor(t, i) for t, i in zip(chosen["transcript_id"], chosen["turn_idx"])]
     chosen["code_id"] = code_id
-    return chosen[columns].reset_index(drop=True)
+    return chosen[columns + (["signals"] if signals else [])].reset_index(drop=True)
 
 
 # -- run comparison --------------------------------------------------------------------------------

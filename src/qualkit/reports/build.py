@@ -25,6 +25,7 @@ from ..errors import QualkitError
 from ..outputs import ensure_output_folder, write_atomic
 from ..store import participant_sort_key
 from . import charts
+from . import trust as trust_mod
 from .lenses import lenses_section
 from .context import (
     AgreementRow,
@@ -245,6 +246,7 @@ def build_context(
     else:
         codings = codings_mod.load_codings(study, coder)
         unit = codings.attrs.get("unit", study.config.coding.unit)
+        codings = trust_mod.with_signals(study, codings, coder)  # exemplars prefer agreeing evidence
     run_id = _run_of(coder) if coder else None
     run = study.store.run(run_id) if run_id is not None else None
     tree = _codebook_tree(study, run_id).with_codes(sorted(codings["code_id"].unique()))
@@ -275,7 +277,9 @@ def build_context(
         result = []
         for row in frame.to_dict("records"):
             quoted_turns.add((row["transcript_id"], int(row["turn_idx"])))
-            result.append(Quote(row["quote"], _text(row["participant_id"]), row["transcript_id"], int(row["turn_idx"]), row["anchor"]))
+            evidence = trust_mod.evidence_text(float(row["score"]), row.get("signals"), run["kind"] if run is not None else None)
+            result.append(Quote(row["quote"], _text(row["participant_id"]), row["transcript_id"], int(row["turn_idx"]), row["anchor"],
+                                evidence=evidence))
         return result
 
     def cooccurring(code_id: str) -> list[CoCode]:
@@ -517,6 +521,7 @@ def build_context(
         transcripts=_transcript_appendix(study, transcripts, quoted_turns),
     )
     context.lenses = lens_section
+    trust_mod.mark(context, trust_mod.trust_section(study, coder, tree, unit))
     if coder is not None:
         other = agreement_with
         if other is None and coder.startswith("run:") and "+" not in coder:
@@ -619,6 +624,8 @@ def _memo_entries(study: Any, tree: CodeTree) -> list[MemoEntry]:
 
 def _toc(context: ReportContext) -> list[TocEntry]:
     entries = [TocEntry("summary", "Summary")]
+    if context.trust is not None:
+        entries.append(TocEntry("trust", "How far to trust each code"))
     if context.changes is not None:
         entries.append(TocEntry("changes", "Changes since the previous run"))
     entries.append(TocEntry("participants", "Participants"))

@@ -91,6 +91,8 @@ class Quote:
     transcript_id: str = doc("Transcript the quote is from.")
     turn_idx: int = doc("0-based turn index in the transcript.")
     anchor: str = doc("HTML id of the quoted turn in the transcript appendix.")
+    untrusted: bool = doc("True when the quote illustrates a code below the validity bar (verdict 'review' or 'do not use').", False)
+    evidence: str = doc("Why this quote was chosen: e.g. 'score 0.93; rules + learned + human agree'; '' when unknown.", "")
 
 
 @dataclass
@@ -129,6 +131,7 @@ class CodeSection:
     quotes: list[Quote] = doc("Exemplar quotes, at most one per participant first.", default_factory=list)
     cooccurring: list[CoCode] = doc("Codes co-occurring most often with this one.", default_factory=list)
     by_group: list[GroupShare] = doc("Mentions by company size.", default_factory=list)
+    trust: str = doc("Validity verdict of this code against the human coding: trusted, review, do not use; '' when unmeasured.", "")
 
 
 @dataclass
@@ -159,6 +162,7 @@ class FrequencyRow:
     n_participants: int = doc("Participants who mention it.")
     share: str = doc("Share of participants, e.g. '67%'.")
     participant_list: str = doc("Participants in the paper's style.")
+    trust: str = doc("Validity verdict of the code (see CodeSection.trust); '' when unmeasured.", "")
 
 
 @dataclass
@@ -353,6 +357,35 @@ class ChangesSection:
 
 
 @dataclass
+class TrustRow:
+    """How far one code can be trusted: the pass against the human coding, on the units the human coded."""
+
+    code_id: str = doc("Code id.")
+    label: str = doc("Code label.")
+    anchor: str = doc("HTML id of the code's section.")
+    verdict: str = doc("trusted (kappa >= 0.6), review (0.4-0.6) or do not use (below, or too few human examples).")
+    below_bar: bool = doc("True unless the verdict is 'trusted'.")
+    kappa: str = doc("Cohen's kappa of the pass against the human, two decimals, '–' when undefined.")
+    interval: str = doc("Bootstrap 95% interval of kappa, e.g. '0.41–0.80'.")
+    precision: str = doc("Precision, two decimals.")
+    recall: str = doc("Recall, two decimals.")
+    n_examples: int = doc("Human examples of the code among the units compared.")
+    reason: str = doc("Why the verdict, e.g. '3 human examples, needs 8'.")
+
+
+@dataclass
+class TrustSection:
+    """Optional slot: how far to trust each code (qualkit validity for the report's pass)."""
+
+    pass_name: str = doc("The pass measured: rules or learned.")
+    coders: str = doc("The human coder(s) compared with, e.g. 'human:alice'.")
+    unit_note: str = doc("Which units were compared (only those the human coded), folds and seed.")
+    rows: list[TrustRow] = doc("One row per code, least trusted first.", default_factory=list)
+    n_trusted: int = doc("Codes with the verdict trusted.", 0)
+    n_below: int = doc("Codes below the bar (review or do not use).", 0)
+
+
+@dataclass
 class CodebookEntry:
     """One code in the codebook appendix."""
 
@@ -448,6 +481,7 @@ class ReportContext:
     lenses: LensesSection | None = doc(
         "Optional slot: lenses (e.g. the three Vs) read through the codebook's ties; None without serves/hinders ties.", None
     )
+    trust: TrustSection | None = doc("Optional slot: how far to trust each code; None without human codings to measure against.", None)
 
 
 def field_help(cls: type) -> dict[str, str]:
@@ -483,6 +517,8 @@ __all__ = [
     "Summary",
     "Theme",
     "TocEntry",
+    "TrustRow",
+    "TrustSection",
     "TranscriptExcerpt",
     "TurnExcerpt",
     "field_help",

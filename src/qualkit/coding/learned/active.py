@@ -65,6 +65,7 @@ class RankedSuggestion:
 
 
 def _codebook_of_run(study: Any, run: Any) -> Any:
+    """The codebook a run recorded (by hash), else the study's."""
     from ...codebook import Codebook, load_codebook
 
     if run["codebook_hash"]:
