@@ -104,8 +104,8 @@ class TranscriptsSection(_Section):
     sources: list[str] = Field(default_factory=lambda: ["transcripts/*"], description="Globs, relative to the study folder.")
     format: str = Field("auto", description="Importer name, or 'auto' to detect by extension and content.")
     participants: str | None = Field("participants.csv", description="CSV of participant attributes (optional).")
-    interviewers: list[str] = Field(default_factory=list, description="Speaker labels that are interviewers.")
-    speaker_roles: dict[str, Role] = Field(default_factory=dict, description="Speaker label -> interviewer|participant|other.")
+    interviewers: list[str] = Field(default_factory=list, description="Speaker labels that are interviewers (glob patterns such as 'A*' allowed).")
+    speaker_roles: dict[str, Role] = Field(default_factory=dict, description="Speaker label (or glob pattern) -> interviewer|participant|other.")
     max_file_mb: float = Field(20.0, gt=0, description="Files larger than this are refused.")
     multi_party: bool = Field(False, description="Accept several unmapped speakers as participants (group interviews, podcasts).")
     csv_columns: dict[CsvColumn, str] = Field(default_factory=dict, description="CSV column names: speaker, text, start, end, role.")
@@ -363,13 +363,14 @@ description = ""
 [transcripts]
 # Globs relative to this folder; each file is one interview.
 sources = ["transcripts/*"]
-# Importer: auto | text | vtt | srt | docx | markdown | csv | json
+# Importer: auto | text | vtt | srt | docx | markdown | csv | json | jsonl
 format = "auto"
 # CSV of participant attributes: id, role, company_size, sector, years_experience, ...
 participants = "participants.csv"
-# Speaker labels that belong to interviewers (labels starting with "Interviewer" always do).
+# Speaker labels that belong to interviewers (labels starting with "Interviewer" always do);
+# glob patterns allowed, e.g. ["A*"] for Otter's A1, A2.
 interviewers = []
-# Explicit roles for speaker labels: label = "interviewer" | "participant" | "other"
+# Explicit roles for speaker labels (or glob patterns): label = "interviewer" | "participant" | "other"
 speaker_roles = {{}}
 # Refuse files larger than this many megabytes.
 max_file_mb = 20.0
