@@ -156,3 +156,12 @@ def test_codebook_test_parent_examples_match_through_children(tmp_path):
     report = check_examples(load_codebook(write(tmp_path, "t.yaml", TESTED)))
     assert not [f for f in report.failures if f.code_id == "three-vs"]
     assert report.without_examples == []
+
+
+def test_the_default_codebook_passes_its_own_test():
+    from qualkit.coding.examples import check_examples
+
+    report = check_examples(load_codebook("default"))
+    assert report.ok, "\n".join(failure.describe() for failure in report.failures)
+    assert report.examples >= 2 * len([code for code in load_codebook("default") if not code.rules.is_empty])
+    assert report.counterexamples > 0 and not report.untested
