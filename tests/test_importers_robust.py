@@ -381,3 +381,16 @@ def test_a_codebook_with_an_unknown_encoding_or_nameless_codes_reads_or_fails_cl
     twice = b'<CodeBook xmlns="urn:QDA-XML:codebook:1.0"><Codes><Code guid="a" name="A"/><Code guid="{A}" name="B"/></Codes></CodeBook>'
     with pytest.raises(InteropError, match="used by two codes"):
         qdc_to_codebook_dict(twice)
+
+
+def test_utf32_without_bom_and_binary_files_are_told_apart(tmp_path):
+    cases = {
+        "a.txt": ("P1: Hello there.\n".encode("utf-32-le"), "looks like UTF-32 text without a byte-order mark"),
+        "b.txt": (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600, "old Office file"),
+        "c.txt": ("P1: Grüße, ça va?\n".encode("utf-16-be"), "UTF-16 (big-endian)"),
+    }
+    for name, (data, expected) in cases.items():
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(InputError) as caught:
+            read_file(tmp_path / name, options=ImportOptions())
+        assert expected in caught.value.message

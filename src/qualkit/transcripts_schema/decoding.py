@@ -95,7 +95,8 @@ def decode_bytes(data: bytes, file: str = "") -> str:
             break
     body = data[skip:]
     if not skip:
-        wide = _bomless_utf16(data, file)
+        known = _signature_error(data, file)  # a PDF or .doc is named as such, not taken for UTF-16
+        wide = known or _bomless_utf16(data, file)
         if wide is not None:
             raise wide
     try:
@@ -114,22 +115,22 @@ def _bomless_utf16(data: bytes, file: str) -> InputError | None:
     when its characters are mostly ASCII; UTF-8 text and binary files do not.
     """
     head = data[:8192]
-    pairs = len(head) // 2
-    if pairs < 2:
+    if len(head) < 4:
         return None
-    even = head[0::2].count(0)
-    odd = head[1::2].count(0)
+    # the share of NUL bytes at each position modulo 4
+    share = [head[offset::4].count(0) / max(1, len(head[offset::4])) for offset in range(4)]
     order = None
-    if odd >= 0.6 * pairs and even <= 0.1 * pairs:
+    if share[0] <= 0.1 and min(share[1:]) >= 0.9 or share[3] <= 0.1 and min(share[:3]) >= 0.9:
+        order = "UTF-32"  # three NULs in every four bytes
+    elif max(share[0], share[2]) <= 0.1 and min(share[1], share[3]) >= 0.6:
         order = "little-endian"
-    elif even >= 0.6 * pairs and odd <= 0.1 * pairs:
+    elif max(share[1], share[3]) <= 0.1 and min(share[0], share[2]) >= 0.6:
         order = "big-endian"
-    elif even >= 0.9 * pairs and odd >= 0.4 * pairs:  # UTF-32: three NULs in four bytes
-        order = "UTF-32"
     if order is None:
         return None
     shown = file or "input"
     what = "UTF-32" if order == "UTF-32" else f"UTF-16 ({order})"
+    codec = {"little-endian": "UTF-16LE", "big-endian": "UTF-16BE"}.get(order, "UTF-32")
     return InputError(
         f"{shown} looks like {what} text without a byte-order mark",
         problems=[
@@ -138,7 +139,7 @@ def _bomless_utf16(data: bytes, file: str) -> InputError | None:
                 f"{'fourth' if order == 'UTF-32' else 'second'} position)",
                 file,
                 "byte 0",
-                "re-save it as UTF-8 (for example: iconv -f UTF-16LE -t UTF-8 IN > OUT), or as UTF-16 with a BOM",
+                f"re-save it as UTF-8 (for example: iconv -f {codec} -t UTF-8 IN > OUT), or with a BOM",
             )
         ],
         hint="qualkit reads UTF-8, or UTF-16/UTF-32 with a byte-order mark",
@@ -178,8 +179,8 @@ def allow_csv_fields(size: int) -> None:
         csv.field_size_limit(wanted)
 
 
-def _binary_error(data: bytes, file: str) -> InputError | None:
-    """An error saying what a binary file is (PDF, ZIP, .doc, NUL bytes), or None for mis-encoded text."""
+def _signature_error(data: bytes, file: str) -> InputError | None:
+    """An error naming a known binary format (PDF, ZIP, .doc, RTF) by its first bytes, or None."""
     shown = file or "input"
     for signature, what, fix in SIGNATURES:
         if data.startswith(signature):
@@ -187,6 +188,15 @@ def _binary_error(data: bytes, file: str) -> InputError | None:
                 f"{shown} is {what}, not a text file",
                 problems=[Problem(f"{what} (it starts with {data[:len(signature)]!r})", file, "byte 0", fix)],
             )
+    return None
+
+
+def _binary_error(data: bytes, file: str) -> InputError | None:
+    """An error saying what a binary file is (PDF, ZIP, .doc, NUL bytes), or None for mis-encoded text."""
+    shown = file or "input"
+    known = _signature_error(data, file)
+    if known is not None:
+        return known
     nul = data.find(b"\x00", 0, 8192)
     if nul >= 0:
         return InputError(
