@@ -165,3 +165,14 @@ def test_the_default_codebook_passes_its_own_test():
     assert report.ok, "\n".join(failure.describe() for failure in report.failures)
     assert report.examples >= 2 * len([code for code in load_codebook("default") if not code.rules.is_empty])
     assert report.counterexamples > 0 and not report.untested
+
+
+def test_counterexamples_survive_a_qdc_round_trip(tmp_path):
+    from qualkit.codebook import import_qdc
+
+    book = load_codebook(write(tmp_path, "book.yaml", BOOK))
+    (tmp_path / "book.qdc").write_bytes(export_codebook(book, "qdc"))
+    back = import_qdc(tmp_path / "book.qdc", tmp_path / "back.yaml")
+    code = back.get("versioning")
+    assert code.counterexamples == ["the new version of the podcast is out"]
+    assert code.examples == ["we roll back to the previous model"]

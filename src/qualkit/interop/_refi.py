@@ -24,7 +24,13 @@ QUALKIT_NS = uuid.uuid5(uuid.NAMESPACE_URL, "https://qualkit.dev/refi-qda")
 
 CODE_ID_RE = re.compile(r"^[a-z][a-z0-9-]*$")
 
-_MARKERS = {"inclusion": "Inclusion:", "exclusion": "Exclusion:", "examples": "Examples:", "id": "qualkit id:"}
+_MARKERS = {
+    "inclusion": "Inclusion:",
+    "exclusion": "Exclusion:",
+    "examples": "Examples:",
+    "counterexamples": "Counterexamples:",
+    "id": "qualkit id:",
+}
 
 
 def stable_guid(*parts: object, namespace: uuid.UUID = QUALKIT_NS) -> str:
@@ -84,6 +90,8 @@ def fold_description(
     exclusion: str | None = None,
     examples: Iterable[str] = (),
     code_id: str | None = None,
+    *,
+    counterexamples: Iterable[str] = (),
 ) -> str:
     """One REFI-QDA Description holding a qualkit code's documentation (see module docs)."""
     blocks = []
@@ -96,6 +104,9 @@ def fold_description(
     examples = [example.strip() for example in examples if example and example.strip()]
     if examples:
         blocks.append(_MARKERS["examples"] + "\n" + "\n".join(f"- {example}" for example in examples))
+    counterexamples = [example.strip() for example in counterexamples if example and example.strip()]
+    if counterexamples:
+        blocks.append(_MARKERS["counterexamples"] + "\n" + "\n".join(f"- {example}" for example in counterexamples))
     if code_id:
         blocks.append(f"{_MARKERS['id']} {code_id}")
     return "\n\n".join(blocks)
@@ -129,9 +140,11 @@ def unfold_description(text: str | None) -> dict[str, Any]:
         value = "\n".join(sections.get(key, [])).strip()
         if value:
             result[key] = value
-    if sections.get("examples"):
+    for list_key in ("examples", "counterexamples"):
+        if not sections.get(list_key):
+            continue
         items: list[str] = []
-        for line in sections["examples"]:
+        for line in sections[list_key]:
             stripped = line.strip()
             if not stripped:
                 continue
@@ -142,7 +155,7 @@ def unfold_description(text: str | None) -> dict[str, Any]:
             else:
                 items.append(stripped)
         if items:
-            result["examples"] = items
+            result[list_key] = items
     code_id = " ".join(sections.get("id", [])).strip()
     if code_id:
         result["id"] = code_id
@@ -272,7 +285,7 @@ def codes_to_codebook_entries(codes: list[RefiCode], ids: dict[str, str]) -> lis
         entry: dict[str, Any] = {"id": ids[code.guid], "label": labels[code.guid]}
         if code.parent_guid:
             entry["parent"] = ids[code.parent_guid]
-        for key in ("definition", "inclusion", "exclusion", "examples"):
+        for key in ("definition", "inclusion", "exclusion", "examples", "counterexamples"):
             if code.fields.get(key):
                 entry[key] = code.fields[key]
         entries.append(entry)

@@ -1,7 +1,7 @@
 """REFI-QDA codebooks (``.qdc``): qualkit codebook -> QDC, and QDC -> qualkit codebook YAML data.
 
 A QDC holds a tree of codes with a GUID, a name and a Description. qualkit's definition,
-inclusion, exclusion and examples are folded into the Description (labelled paragraphs,
+inclusion, exclusion, examples and counterexamples are folded into the Description (labelled paragraphs,
 see :func:`qualkit.interop._refi.fold_description`) together with a ``qualkit id:`` line,
 so a codebook exported by qualkit comes back with the same ids and documentation. Rules
 and relations have no place in REFI-QDA and are not exported.
@@ -50,6 +50,7 @@ def code_records(codebook: Any) -> list[dict[str, Any]]:
                 "inclusion": get("inclusion"),
                 "exclusion": get("exclusion"),
                 "examples": list(get("examples") or []),
+                "counterexamples": list(get("counterexamples") or []),
             }
         )
     return records
@@ -73,7 +74,8 @@ def build_code_elements(parent: etree._Element, records: list[dict[str, Any]], n
                 isCodable="true",
             )
             description = fold_description(
-                record["definition"], record["inclusion"], record["exclusion"], record["examples"], record["id"]
+                record["definition"], record["inclusion"], record["exclusion"], record["examples"], record["id"],
+                counterexamples=record.get("counterexamples") or (),
             )
             etree.SubElement(element, f"{{{ns}}}Description").text = description
             add(element, record["id"])
