@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from test_web_browser import _shot, browser, page, served  # noqa: F401  (shared fixtures)
+from test_web_browser import _select, _shot, browser, page, served  # noqa: F401  (shared fixtures)
 from workbench_fixture import human_rows
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed (pip install -e '.[dev]')")
@@ -88,6 +88,28 @@ def test_code_a_search_result_in_place(page, served):
     expect(hit.locator(".done")).to_contain_text("coded Velocity")
     last = human_rows(study)[-1]
     assert (last["code_id"], last["start_char"], last["end_char"]) == ("velocity", 0, turn_length)
+
+
+def test_code_text_selected_in_a_code_search_result(page, served):
+    base, _token, study, _tiny = served
+    page.goto(f"{base}/search?mode=codes&q=velocity")
+    hit = page.locator("article.hit").nth(1)
+    index = hit.get_attribute("data-transcript"), int(hit.get_attribute("data-turn"))
+    text = hit.locator(".text").text_content()
+    start = text.index("If an experiment")  # plain text after a highlighted span
+    end = start + len("If an experiment takes a week")
+    _select(page, f"article.hit:nth-of-type(2) .text", start, end)
+    hit.locator(".code-hit").click()
+    expect(page.locator("#panel-text")).to_have_text("If an experiment takes a week")
+    page.locator("#panel-search").fill("debug")
+    page.locator("#panel-options li", has_text="Debugging").first.wait_for()
+    page.keyboard.press("Enter")
+    page.locator("#panel-save").click()
+    expect(hit.locator(".done")).to_contain_text("coded Debugging")
+    [coding] = human_rows(study)
+    turn_idx = study.store.conn.execute("SELECT idx FROM turns WHERE pk = ?", (coding["turn_pk"],)).fetchone()[0]
+    assert (index, coding["start_char"], coding["end_char"], coding["text"]) == (
+        ("P1", turn_idx), start, end, "If an experiment takes a week")
 
 
 def test_agreement_page(page, served):
