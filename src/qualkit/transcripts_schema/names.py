@@ -81,6 +81,11 @@ _GREETINGS = (
 _GREETING_RE = re.compile(r"\b(?:" + _GREETINGS + r")\b[,!]?\s+(?:again[,]?\s+)?$", re.IGNORECASE)
 _MY_NAME_RE = re.compile(r"\b(?:my name is|my name's|i am called|call me|i'm called|name is)\s+$", re.IGNORECASE)
 _WORD = re.compile(r"[^\W\d_](?:[\w'’\-]*[^\W_])?")
+# A word as _WORD reads it, starting with anything but an ASCII lower-case letter, or a name particle
+_CANDIDATE = re.compile(
+    r"(?<![\w'’\-])(?:[^\W\d_a-z](?:[\w'’\-]*[^\W_])?"
+    r"|(?:van|von|der|den|de|da|del|della|di|du|le|la|bin|ibn|al|el|st)(?![\w'’\-]))"
+)
 _POSSESSIVE = re.compile(r"['’]s?$")
 _SENTENCE_END = re.compile(r"(?:^|[.!?…:;\n\"“”(\[]|--|—)\s*[\"“'(\[]*\s*$")
 _LIST_BEFORE = re.compile(r"(?:\w |, )[A-Z][\w\-]*, $")  # "use Spark, Airflow": not "Right, Latifa"
@@ -198,8 +203,11 @@ class NameDetector:
 
     def _tokens(self, text: str) -> list[_Token]:
         tokens: list[_Token] = []
-        for match in _WORD.finditer(text):
+        # only capitalised words and name particles matter; the gap between two tokens shows what lies between
+        for match in _CANDIDATE.finditer(text):
             word = match.group()
+            if not word[0].isupper() and word not in _PARTICLES:
+                continue  # a non-ASCII lower-case word (é…)
             start = match.start()
             stripped = _POSSESSIVE.sub("", word) if len(word) > 2 and word[-1] in "s'’" else word
             cap = word[0].isupper() and _capitalised(stripped)
