@@ -224,7 +224,9 @@ def test_suggest_lints_and_codes_end_to_end(topic_study: Study, monkeypatch: pyt
 
     linted = runner.invoke(main, ["codebook", "lint", "codebook/suggested.yaml", "--json"])
     report = json.loads(linted.output)
-    assert linted.exit_code == 0 and report["errors"] == 0 and report["warnings"] == 0, report
+    assert linted.exit_code == 0 and report["errors"] == 0, report
+    # draft codes have no examples yet (the researcher writes them): the only warnings lint gives
+    assert all("has no examples" in problem["message"] for problem in report["problems"]), report
 
     coded = runner.invoke(main, ["--study", root, "code", "--codebook", "codebook/suggested.yaml", "--json"])
     assert coded.exit_code == 0, coded.output
