@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from analysis_fixture import build_tiny_study
+from analysis_fixture import TEXTS, build_tiny_study
 from click.testing import CliRunner
 
 from qualkit.analysis import search as S
@@ -68,6 +68,8 @@ def test_kwic_filters_participants_by_attribute(tiny):
     assert {h.transcript_id for h in result.hits} == {"P1", "P10"}
     only_p1 = S.kwic(study, "iteration", where={"sector": ["fintech"]})
     assert [(c.participant_id, c.hits) for c in only_p1.counts] == [("P1", 1)]
+    words = len(TEXTS[("P1", 1)].split()) + len(TEXTS[("P1", 3)].split())
+    assert only_p1.counts[0].words == words and only_p1.counts[0].per_1000_words == pytest.approx(1000 / words)
     with pytest.raises(InputError, match="no participant attribute 'sectr'"):
         S.kwic(study, "iteration", where={"sectr": ["ads"]})
     with pytest.raises(InputError) as raised:
@@ -159,7 +161,7 @@ def test_cli_kwic_and_codes(tiny):
     result = _run(study, "search", "kwic", "iterations", "--where", "sector=ads")
     assert result.exit_code == 0, result.output
     assert "3 hit(s) of 'iteration'" in result.output and "P10:2" in result.output
-    assert "Per participant: P10 3" in result.output
+    assert "Per participant: P10 3 (" in result.output
     data = json.loads(_run(study, "search", "kwic", "validated", "--json").output)
     assert [(h["transcript_id"], h["matched"]) for h in data["hits"]] == [("P1", "validate"), ("P2", "validate")]
     assert {c["participant_id"]: c["hits"] for c in data["counts"]} == {"P1": 1, "P2": 1, "P10": 0}

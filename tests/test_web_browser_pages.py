@@ -49,7 +49,7 @@ def test_kwic_search_shows_lemma_matches_and_counts(page, served):
     expect(page.locator("tr.hit")).to_have_count(2)
     assert page.locator("tr.hit .match").all_text_contents() == ["validate", "validate"]  # lemma match
     assert "2 hits of validate" in " ".join(page.locator("#counts h2").text_content().split())
-    counts = {row.get_attribute("data-participant"): row.locator("td").nth(-3).text_content()
+    counts = {row.get_attribute("data-participant"): row.locator("td.hits").text_content()
               for row in page.locator("#participant-counts tbody tr").all()}
     assert counts == {"P1": "1", "P2": "1", "P10": "0"}
     page.select_option("select[name=where_sector]", "health")

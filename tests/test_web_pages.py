@@ -96,7 +96,7 @@ def test_kwic_page_shows_lemma_matches_and_counts(client):
     hits = page.select("tr.hit")
     assert [h.find(class_="match").get_text() for h in hits] == ["validate", "validate"]
     assert [(h["data-transcript"], h["data-turn"]) for h in hits] == [("P1", "1"), ("P2", "1")]
-    counts = {row["data-participant"]: row.find_all("td")[-3].get_text() for row in page.select("#participant-counts tbody tr")}
+    counts = {row["data-participant"]: row.find(class_="hits").get_text() for row in page.select("#participant-counts tbody tr")}
     assert counts == {"P1": "1", "P2": "1", "P10": "0"}
     filtered = _soup(client.get("/search?q=validated&where_sector=health"))
     assert [h["data-transcript"] for h in filtered.select("tr.hit")] == ["P2"]

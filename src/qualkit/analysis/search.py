@@ -287,9 +287,17 @@ class KwicHit:
 
 @dataclass(frozen=True)
 class ParticipantCount:
+    """Hits (or coded spans) of one participant, the turns they are in, and the words searched."""
+
     participant_id: str
     hits: int
     turns: int
+    words: int = 0  # words of the participant's turns in scope
+
+    @property
+    def per_1000_words(self) -> float | None:
+        """Hits per 1,000 words the participant spoke: compares talkative and terse participants."""
+        return 1000 * self.hits / self.words if self.words else None
 
 
 @dataclass
@@ -309,7 +317,8 @@ class KwicResult:
     def as_dict(self) -> dict[str, Any]:
         return {
             "term": self.term, "pattern": self.pattern, "total": self.total, "turns_searched": self.turns_searched,
-            "where": self.where, "counts": [asdict(c) for c in self.counts], "hits": [asdict(h) for h in self.hits],
+            "where": self.where, "counts": [{**asdict(c), "per_1000_words": c.per_1000_words} for c in self.counts],
+            "hits": [asdict(h) for h in self.hits],
         }
 
 
@@ -378,6 +387,7 @@ def kwic(
     hits: list[KwicHit] = []
     per_hits: dict[str, int] = {}
     per_turns: dict[str, int] = {}
+    per_words: dict[str, int] = {}
     searched = 0
     roles = _roles(include_interviewer)
     for row, turns in _turns(study, chosen):
@@ -385,6 +395,7 @@ def kwic(
         per_hits.setdefault(pid, 0)
         per_turns.setdefault(pid, 0)
         in_scope = [turn for turn in turns if turn.role in roles]
+        per_words[pid] = per_words.get(pid, 0) + sum(len(turn.text.split()) for turn in in_scope)
         if not in_scope:
             continue
         all_tokens = transcript_tokens(study, row.content_hash, [turn.text for turn in turns])
@@ -406,7 +417,8 @@ def kwic(
                 left, right = _context(turn.text, start, end, width)
                 hits.append(KwicHit(row.id, row.participant_id, turn.turn_idx, turn.turn_pk, turn.speaker, start, end,
                                     turn.text[start:end], left, right, turn.start_s, row.pk, len(turn.text)))
-    counts = [ParticipantCount(pid, per_hits[pid], per_turns[pid]) for pid in sorted(per_hits, key=participant_sort_key)]
+    counts = [ParticipantCount(pid, per_hits[pid], per_turns[pid], per_words.get(pid, 0))
+              for pid in sorted(per_hits, key=participant_sort_key)]
     return KwicResult(term, pattern, hits, counts, searched, {k: list(v) for k, v in (where or {}).items()})
 
 
@@ -601,7 +613,8 @@ class CodeQueryResult:
     def as_dict(self) -> dict[str, Any]:
         return {
             "query": self.query, "coder": self.coder, "codes": self.codes, "total": self.total,
-            "turns_searched": self.turns_searched, "where": self.where, "counts": [asdict(c) for c in self.counts],
+            "turns_searched": self.turns_searched, "where": self.where,
+            "counts": [{**asdict(c), "per_1000_words": c.per_1000_words} for c in self.counts],
             "hits": [asdict(h) for h in self.hits],
         }
 
@@ -652,16 +665,19 @@ def code_query(
     hits: list[TurnHit] = []
     per_hits: dict[str, int] = {}
     per_turns: dict[str, int] = {}
+    per_words: dict[str, int] = {}
     searched = 0
     roles = _roles(include_interviewer)
     for row, turns in _turns(study, chosen):
         pid = row.participant_id or row.id
         per_hits.setdefault(pid, 0)
         per_turns.setdefault(pid, 0)
+        per_words.setdefault(pid, 0)
         for turn in turns:
             if turn.role not in roles:
                 continue
             searched += 1
+            per_words[pid] += len(turn.text.split())
             codes = turn_codes.get(turn.turn_pk, set())
             if not _evaluate(node, codes):
                 continue
@@ -674,7 +690,8 @@ def code_query(
                                 tuple(sorted(codes)), tuple(spans), turn.start_s, row.pk))
             per_hits[pid] += len(spans) or 1
             per_turns[pid] += 1
-    counts = [ParticipantCount(pid, per_hits[pid], per_turns[pid]) for pid in sorted(per_hits, key=participant_sort_key)]
+    counts = [ParticipantCount(pid, per_hits[pid], per_turns[pid], per_words[pid])
+              for pid in sorted(per_hits, key=participant_sort_key)]
     return CodeQueryResult(_render(node), coder, positives, hits, counts, searched,
                            {k: list(v) for k, v in (where or {}).items()})
 

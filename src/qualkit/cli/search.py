@@ -17,7 +17,7 @@ def _where_option(func: Any) -> Any:
 
 
 def _counts(counts: list[Any]) -> None:
-    shown = ", ".join(f"{c.participant_id} {c.hits}" for c in counts if c.hits)
+    shown = ", ".join(f"{c.participant_id} {c.hits} ({c.per_1000_words:.1f}/1k words)" for c in counts if c.hits)
     silent = [c.participant_id for c in counts if not c.hits]
     click.echo(f"Per participant: {shown or 'none'}" + (f"; none in {', '.join(silent)}" if silent else ""))
 
