@@ -87,7 +87,23 @@ _CANDIDATE = re.compile(
     r"|(?:van|von|der|den|de|da|del|della|di|du|le|la|bin|ibn|al|el|st)(?![\w'’\-]))"
 )
 _POSSESSIVE = re.compile(r"['’]s?$")
-_SENTENCE_END = re.compile(r"(?:^|[.!?…:;\n\"“”(\[]|--|—)\s*[\"“'(\[]*\s*$")
+_SENTENCE_ENDS = frozenset(".!?…:;\"“”([")
+_OPENERS = "\"“'(["
+
+
+def _starts_sentence(text: str, start: int) -> bool:
+    """True when the word at ``start`` begins the text or follows ``. ! ? … : ;``, a quote, a
+    bracket or a dash (opening quotes and spaces in between are skipped)."""
+    window = text[max(0, start - 12):start]
+    before = window.rstrip()
+    if not before:
+        return start <= 12 or "\n" in window
+    if "\n" in window[len(before):] or before[-1] in _SENTENCE_ENDS or before.endswith(("--", "—")):
+        return True
+    if before[-1] == "'":
+        before = before.rstrip(_OPENERS).rstrip()
+        return (not before and start <= 12) or (bool(before) and (before[-1] in _SENTENCE_ENDS or before.endswith(("--", "—"))))
+    return False
 _LIST_BEFORE = re.compile(r"(?:\w |, )[A-Z][\w\-]*, $")  # "use Spark, Airflow": not "Right, Latifa"
 _LIST_AFTER = re.compile(r"(?:,\s*(?:and |or )?[A-Z]| (?:and|or) [A-Z])")
 _LOWER_BEFORE = re.compile(r"\b(?:you|thanks|thank you|right|okay|ok|yes|yeah|ahead|sorry|again|question|over)[!.]?, $", re.IGNORECASE)
@@ -212,7 +228,7 @@ class NameDetector:
             stripped = _POSSESSIVE.sub("", word) if len(word) > 2 and word[-1] in "s'’" else word
             cap = word[0].isupper() and _capitalised(stripped)
             # sentence-initial: only capitalised words need to know
-            initial = cap and (not start or _SENTENCE_END.search(text, max(0, start - 12), start) is not None)
+            initial = cap and _starts_sentence(text, start)
             tokens.append(_Token(start, start + len(stripped), stripped, stripped.casefold(), cap, initial))
         return tokens
 
@@ -326,7 +342,8 @@ class NameDetector:
         common = lex.is_common(folded)
         if self._honorific_before(text, first.start) is not None and not common:
             return "after an honorific"
-        if _MY_NAME_RE.search(text[max(0, first.start - 20):first.start]) and folded not in _FUNCTION_WORDS:
+        window = text[max(0, first.start - 20):first.start]
+        if ("name" in window or "call" in window) and _MY_NAME_RE.search(window) and folded not in _FUNCTION_WORDS:
             return "after 'my name is'"
         if j - i >= 2:
             last = words[-1]
