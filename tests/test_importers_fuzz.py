@@ -243,12 +243,13 @@ def test_qdpx_raises_only_qualkit_errors(tmp_path):
         b'<Cases><Case guid="88888888-8888-8888-8888-888888888888" name="P1"><SourceRef targetGUID="55555555-5555-5555-5555-555555555555"/></Case></Cases>'
         b"</Project>"
     )
-    source = "P1: Hello \U0001F600 world.\n".encode()
+    sources = ["P1: Hello \U0001F600 world.\n".encode(), "\ufeffP1: Hello \U0001F600 world.\n".encode("utf-16-le")]
     path = tmp_path / "p.qdpx"
 
     def read(data: bytes) -> object:
         with zipfile.ZipFile(path, "w") as archive:
             archive.writestr("project.qde", data)
+            source = rng.choice(sources)
             archive.writestr("sources/P1.txt", mutate(rng, source) if rng.random() < 0.3 else source)
         return read_qdpx(path)
 

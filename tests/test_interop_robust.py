@@ -88,3 +88,19 @@ def test_the_project_file_is_streamed_into_the_parser(tmp_path):
         tracemalloc.stop()
     assert project.name == "streamed"
     assert peak < 8_000_000, f"peak {peak / 1e6:.1f} MB for a 20 MB project file"
+
+
+@pytest.mark.parametrize(
+    "source, message",
+    [(b"P1: hello\x00 world\n", "NUL character"), (b"\xff\xfeP\x001\x00:", "not valid UTF-16")],
+)
+def test_broken_project_sources_are_clear_errors(tmp_path, source, message):
+    project = (
+        f'<?xml version="1.0"?><Project xmlns="{PROJECT_NS}" name="p"><Sources>'
+        '<TextSource guid="55555555-5555-5555-5555-555555555555" name="P1" plainTextPath="internal://P1.txt"/>'
+        "</Sources></Project>"
+    )
+    path = _zip(tmp_path / "p.qdpx", {"project.qde": project.encode(), "sources/P1.txt": source})
+    with pytest.raises(InteropError) as caught:
+        read_qdpx(path)
+    assert any(message in problem.message for problem in caught.value.problems)

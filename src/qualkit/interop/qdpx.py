@@ -415,16 +415,29 @@ class _SourceReader:
         return None
 
     def _decode(self, data: bytes, member: str) -> str | None:
-        if data.startswith(b"\xff\xfe") or data.startswith(b"\xfe\xff"):
-            self._note("utf16", f"{member} is UTF-16, not UTF-8 as REFI-QDA requires (decoded anyway)")
-            return data.decode("utf-16")
         try:
-            return data.decode("utf-8-sig")
+            if data.startswith(b"\xff\xfe") or data.startswith(b"\xfe\xff"):
+                self._note("utf16", f"{member} is UTF-16, not UTF-8 as REFI-QDA requires (decoded anyway)")
+                text = data.decode("utf-16")
+            else:
+                text = data.decode("utf-8-sig")
         except UnicodeDecodeError as error:
             self.problems.append(
-                Problem(f"{member} is not UTF-8 (byte {error.start})", self.shown, member, "export the sources as UTF-8")
+                Problem(f"{member} is not valid {error.encoding.upper()} (byte {error.start})", self.shown, member, "export the sources as UTF-8")
             )
             return None
+        nul = text.find("\x00")
+        if nul >= 0:
+            self.problems.append(
+                Problem(
+                    f"{member} contains {text.count(chr(0))} NUL character(s), the first at character {nul}",
+                    self.shown,
+                    member,
+                    "remove them from the source in its tool and export the project again",
+                )
+            )
+            return None
+        return text
 
     def read_text(self, element: Element, source: QdpxSource, units: str, ends: str) -> None:
         content = child(element, "PlainTextContent")
