@@ -1,9 +1,9 @@
 """Rebuild qualkit's person-name lists from permissively licensed sources (a developer tool).
 
 Run from the project root with the two source packages installed (they are not runtime
-dependencies: the lists are shipped as plain text inside qualkit):
+dependencies: the lists are shipped inside qualkit as gzipped text):
 
-    .venv/bin/python -m pip install -c constraints.txt "faker==40.63.0" "names==0.3.0"
+    .venv/bin/python -m pip install -c constraints.txt -e ".[namelists]"
     .venv/bin/python tools/build_name_lists.py
 
 Sources (see ``src/qualkit/transcripts_schema/namedata/LICENSE.md``):
