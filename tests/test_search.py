@@ -8,6 +8,8 @@ import pytest
 from analysis_fixture import TEXTS, build_tiny_study
 from click.testing import CliRunner
 
+from qualkit.analysis import code_query as Q
+from qualkit.analysis import lemma_index
 from qualkit.analysis import search as S
 from qualkit.cli import main
 from qualkit.errors import InputError, NotFoundError
@@ -88,7 +90,7 @@ def test_the_lemma_index_is_cached_per_transcript_version(tiny, monkeypatch):
     assert len(files) == 3
     # the next search reads the files (or memory), never lemmatizing again
     S.forget_lemma_indexes()
-    monkeypatch.setattr(S, "_tokenize", lambda texts: pytest.fail("lemmatized although cached"))
+    monkeypatch.setattr(lemma_index, "_tokenize", lambda texts: pytest.fail("lemmatized although cached"))
     assert S.kwic(study, "iteration").total == 4
     monkeypatch.undo()
     # a damaged cache file is rebuilt, never trusted
@@ -105,7 +107,7 @@ def test_code_queries(tiny):
     run1 = f"run:{tiny.run1}"
 
     def turns(query, **kw):
-        return [(h.transcript_id, h.turn_idx) for h in S.code_query(study, query, coder=run1, **kw).hits]
+        return [(h.transcript_id, h.turn_idx) for h in Q.code_query(study, query, coder=run1, **kw).hits]
 
     assert turns("velocity") == [("P1", 1), ("P1", 3), ("P10", 1), ("P10", 3)]
     assert turns("velocity AND validation") == [("P1", 1)]
@@ -120,15 +122,15 @@ def test_code_queries(tiny):
 
 def test_code_query_spans_and_text(tiny):
     study = tiny.study
-    result = S.code_query(study, "velocity and validation", coder=f"run:{tiny.run1}")
+    result = Q.code_query(study, "velocity and validation", coder=f"run:{tiny.run1}")
     assert result.query == "velocity AND validation"
     [hit] = result.hits
     assert [(s.code_id, s.text) for s in hit.spans] == [("velocity", "idea to a trained model"), ("validation", "validate")]
     assert hit.text.startswith("Speed matters most")
-    parent = S.code_query(study, "three-vs", coder=f"run:{tiny.run1}")
+    parent = Q.code_query(study, "three-vs", coder=f"run:{tiny.run1}")
     assert {s.query_code for h in parent.hits for s in h.spans} == {"three-vs"}
     assert {s.code_id for h in parent.hits for s in h.spans} == {"velocity", "validation"}
-    human = S.code_query(study, "velocity OR debugging", coder="human:alice")
+    human = Q.code_query(study, "velocity OR debugging", coder="human:alice")
     assert [(h.transcript_id, h.turn_idx, [(s.code_id, s.text) for s in h.spans]) for h in human.hits] == [
         ("P1", 1, [("velocity", "Speed matt")]),
         ("P2", 3, [("debugging", "We mostly use gradient boosted trees and nothing fancy.")]),
@@ -148,7 +150,7 @@ def test_code_query_spans_and_text(tiny):
 )
 def test_bad_code_queries(tiny, query, error, words):
     with pytest.raises(error) as raised:
-        S.code_query(tiny.study, query, coder=f"run:{tiny.run1}")
+        Q.code_query(tiny.study, query, coder=f"run:{tiny.run1}")
     assert words in raised.value.render()
 
 

@@ -117,7 +117,9 @@ def test_agreement_page(page, served):
     page.goto(f"{base}/review?run={tiny.run2}")
     page.keyboard.press("a")
     page.wait_for_url("**/review?*after=*")
+    second = page.locator("#suggestion").get_attribute("data-pk")
     page.keyboard.press("r")
+    expect(page.locator("#suggestion")).not_to_have_attribute("data-pk", second)  # the rejection is stored
     page.goto(f"{base}/review/stats")
     total = page.locator("#review-stats tr.total td")
     assert total.nth(2).text_content() == "1" and total.nth(5).text_content() == "1"  # accepted, rejected

@@ -70,7 +70,8 @@ def codes_command(ctx, query, coder, where, unit, limit, include_interviewer, as
 
     A code stands for itself and its descendants; AND means in the same turn.
     """
-    from ..analysis.search import code_query, parse_where
+    from ..analysis.code_query import code_query
+    from ..analysis.search import parse_where
 
     result = code_query(get_study(ctx), query, coder=coder, where=parse_where(where), unit=unit,
                         include_interviewer=include_interviewer)

@@ -7,7 +7,8 @@ from typing import Any
 
 from flask import Blueprint, request
 
-from ..analysis.search import code_query, filter_options, kwic, participant_attributes
+from ..analysis.code_query import code_query
+from ..analysis.search import filter_options, kwic, participant_attributes
 from ..errors import QualkitError
 from .app import render, study
 
