@@ -183,7 +183,8 @@ def test_participants_csv_raises_only_qualkit_errors():
     rng = random.Random(f"qualkit-fuzz-participants{SALT}")
     seeds = [
         b"id,role,company_size,sector,years_experience,interview_date,duration_minutes,team\n"
-        b"P1,MLE,small,finance,4,2024-01-02,45,infra\nP2,\"MLE, lead\",large,,10.5,,60,\n"
+        b"P1,MLE,small,finance,4,2024-01-02,45,infra\nP2,\"MLE, lead\",large,,10.5,,60,\n",
+        b"id,years_experience,duration_minutes,interview_date\nP1,nan,inf,2024-02-30\nP2,-0,1e400,\n",
     ]
     inputs = _inputs(rng, seeds, PER_IMPORTER)
     _only_qualkit_errors(lambda data: parse_participants(data, "participants.csv"), inputs, "participants.csv")

@@ -394,3 +394,11 @@ def test_utf32_without_bom_and_binary_files_are_told_apart(tmp_path):
         with pytest.raises(InputError) as caught:
             read_file(tmp_path / name, options=ImportOptions())
         assert expected in caught.value.message
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-1", "1e400"])
+def test_participants_csv_refuses_numbers_that_are_not_finite_and_non_negative(tmp_path, value):
+    path = _write(tmp_path, "participants.csv", f"id,years_experience\nP1,{value}\n")
+    with pytest.raises(InputError) as caught:
+        load_participants(path)
+    assert caught.value.problems[0].location == "line 2, column years_experience"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,8 +79,8 @@ def parse_participants(data: bytes, shown: str = "participants.csv") -> dict[str
             raw = values.get(column, "")
             try:
                 numbers[column] = float(raw) if raw else None
-                if numbers[column] is not None and numbers[column] < 0:  # type: ignore[operator]
-                    raise ValueError
+                if numbers[column] is not None and not (math.isfinite(numbers[column]) and numbers[column] >= 0):  # type: ignore[arg-type,operator]
+                    raise ValueError  # negative, NaN or infinite
             except ValueError:
                 problems.append(Problem(f"{column} {raw!r} is not a non-negative number", shown, f"line {line}, column {column}", "write a number such as 4 or 4.5"))
                 numbers[column] = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -88,7 +89,10 @@ def parse_seconds(value: str) -> float:
     value = value.strip()
     if re.fullmatch(TIMESTAMP, value):
         return parse_clock(value)
-    return float(value)
+    seconds = float(value)
+    if not math.isfinite(seconds):
+        raise ValueError(f"{value!r} is not a finite number of seconds")
+    return seconds
 
 
 #: Put in a turn's list of lines where the source has a blank line (a paragraph break).
