@@ -1,6 +1,10 @@
-"""REFI-QDA notes read back as memos when a QDPX project is imported.
+"""Memos as REFI-QDA notes: written into a QDPX export, read back as memos when a project is imported.
 
-A ``Note`` becomes one memo per object that refers to it (``NoteRef``): on the project, a study
+Export: every memo is a ``Note`` (its text inline, its target in the description), referred to
+(``NoteRef``) from its code, its transcript's source, a selection of its turn, or its coding's
+selection; a memo on the study from the project. :func:`export_qdpx` places the references.
+
+Import: a ``Note`` becomes one memo per object that refers to it (``NoteRef``): on the project, a study
 memo; on a code, a memo on the code it was mapped to; on a text source, a memo on the transcript;
 on a selection, a memo on the human coding imported from that selection (when the selection is
 coded), else on the turn where the selection starts. A note nothing refers to is a study memo.
@@ -10,11 +14,97 @@ qualkit export back into its own study adds nothing.
 
 from __future__ import annotations
 
+import json
 import sqlite3
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from xml.etree.ElementTree import Element
 
 from ..store import utcnow
-from .qdpx import QdpxProject, locate_turns, render_source, split_span
+from ._refi import child_text, children, local, stable_guid
+
+if TYPE_CHECKING:  # qdpx imports this module
+    from .qdpx import QdpxProject
+
+MEMO_PREFIX = "qualkit memo on"
+
+
+@dataclass
+class QdpxNote:
+    """A REFI-QDA ``Note`` and what refers to it (``NoteRef``): ``(kind, guid, source guid)`` with kind
+    ``project``, ``code``, ``source`` or ``selection`` (a selection's source guid is the third item)."""
+
+    guid: str
+    name: str
+    text: str
+    user_guid: str | None = None
+    created: str = ""
+    description: str = ""
+    targets: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+def memo_rows(study: Any) -> list[dict[str, Any]]:
+    """The study's memos (``qualkit.workbench.memos``), oldest first."""
+    return [dict(row) for row in study.store.query("SELECT * FROM memos ORDER BY pk")]
+
+
+def note_element(etree: Any, q: Any, memo: dict[str, Any], user_guid: str) -> Any:
+    """A REFI-QDA ``Note`` (a text source with its content inline) for one memo."""
+    target = {key: memo[key] for key in ("target_kind", "code_id", "transcript_id", "turn_idx", "coding_pk") if memo[key] is not None}
+    note = etree.Element(q("Note"), guid=memo_guid(memo), name=memo["title"] or memo["text"].splitlines()[0][:60],
+                         creatingUser=user_guid, creationDateTime=memo["created_at"], modifiedDateTime=memo["updated_at"])
+    etree.SubElement(note, q("Description")).text = f"{MEMO_PREFIX} " + json.dumps(target, sort_keys=True)
+    etree.SubElement(note, q("PlainTextContent")).text = memo["text"]
+    return note
+
+
+def memo_guid(memo: dict[str, Any]) -> str:
+    return stable_guid("memo", memo["pk"], memo["created_at"])
+
+
+def read_notes(root: Element, reader: Any) -> list[QdpxNote]:
+    """The project's notes (text inline or in the archive) with every ``NoteRef`` that points at them."""
+    from .qdpx import QdpxSource, _guid
+
+    notes: dict[str, QdpxNote] = {}
+    for notes_el in children(root, "Notes"):
+        for element in children(notes_el, "Note"):
+            guid = _guid(element.get("guid"))
+            text = child_text(element, "PlainTextContent")
+            path = element.get("plainTextPath")
+            if not text and path:
+                stub = QdpxSource(guid=guid, name=element.get("name") or guid, kind="text")
+                problems = len(reader.problems)
+                member = reader._member_for(path, stub)
+                del reader.problems[problems:]  # an unreadable note is skipped, never fatal
+                if member is not None:
+                    text = reader._decode(reader.archive.read(member), member) or ""
+                    del reader.problems[problems:]
+            notes[guid] = QdpxNote(guid=guid, name=element.get("name") or "", text=(text or "").strip(),
+                                   user_guid=_guid(element.get("creatingUser")) or None,
+                                   created=element.get("creationDateTime") or "", description=child_text(element, "Description"))
+    if not notes:
+        return []
+
+    def refer(holder: Element, kind: str, guid: str, source_guid: str = "") -> None:
+        for ref in children(holder, "NoteRef"):
+            note = notes.get(_guid(ref.get("targetGUID")))
+            if note is not None:
+                note.targets.append((kind, guid, source_guid))
+
+    refer(root, "project", "")
+    for element in root.iter():
+        if isinstance(element.tag, str) and local(element.tag) == "Code":
+            refer(element, "code", _guid(element.get("guid")))
+    for sources_el in children(root, "Sources"):
+        for source in children(sources_el, "TextSource"):
+            source_guid = _guid(source.get("guid"))
+            refer(source, "source", source_guid)
+            for selection in children(source, "PlainTextSelection"):
+                refer(selection, "selection", _guid(selection.get("guid")), source_guid)
+    return list(notes.values())
+
+
 
 
 def _memo_exists(conn: sqlite3.Connection, values: dict[str, Any]) -> bool:
@@ -41,6 +131,7 @@ def import_notes(
     ``code_ids`` maps code GUIDs to study code ids; ``source_transcripts`` source GUIDs to transcript ids.
     """
     from .codings import coder_name
+    from .qdpx import locate_turns, render_source, split_span
 
     sources = {source.guid: source for source in project.text_sources}
     selections = {sel.guid: (source, sel) for source in project.text_sources for sel in source.selections}
@@ -120,4 +211,4 @@ def import_notes(
     return written, warnings
 
 
-__all__ = ["import_notes"]
+__all__ = ["MEMO_PREFIX", "QdpxNote", "import_notes", "memo_guid", "memo_rows", "note_element", "read_notes"]

@@ -37,11 +37,11 @@ from .. import __version__
 from ..errors import InteropError, Problem, display_path
 from ..outputs import ensure_parent_folder, write_atomic
 from ._refi import PROJECT_NS, RefiCode, child, child_text, children, code_guid, local, parse_codes, stable_guid
+from .notes import QdpxNote, memo_guid, memo_rows, note_element, read_notes
 from .safezip import Limits, SafeArchive, parse_xml
 
 Units = Literal["auto", "codepoint", "utf16"]
 LAYOUT_PREFIX = "qualkit transcript"
-MEMO_PREFIX = "qualkit memo on"
 Ends = Literal["exclusive", "inclusive"]
 
 SOURCE_KINDS = {
@@ -100,20 +100,6 @@ class QdpxSource:
 
 
 @dataclass
-class QdpxNote:
-    """A REFI-QDA ``Note`` and what refers to it (``NoteRef``): ``(kind, guid, source guid)`` with kind
-    ``project``, ``code``, ``source`` or ``selection`` (a selection's source guid is the third item)."""
-
-    guid: str
-    name: str
-    text: str
-    user_guid: str | None = None
-    created: str = ""
-    description: str = ""
-    targets: list[tuple[str, str, str]] = field(default_factory=list)
-
-
-@dataclass
 class QdpxCase:
     guid: str
     name: str
@@ -135,7 +121,7 @@ class QdpxProject:
     cases: list[QdpxCase]
     warnings: list[str] = field(default_factory=list)
     units: str = "codepoint"
-    notes: list[QdpxNote] = field(default_factory=list)
+    notes: list[QdpxNote] = field(default_factory=list)  # see interop/notes.py
 
     @property
     def text_sources(self) -> list[QdpxSource]:
@@ -259,7 +245,7 @@ def read_qdpx(
                 else:
                     source.other_codings = sum(1 for _ in element.iter() if isinstance(_.tag, str) and local(_.tag) == "Coding")
                 sources.append(source)
-        notes = _read_notes(root, reader)
+        notes = read_notes(root, reader)
     # codings that name codes the codebook lacks
     for source in sources:
         for selection in source.selections:
@@ -300,47 +286,6 @@ def read_qdpx(
         units=chosen_units,
         notes=notes,
     )
-
-
-def _read_notes(root: Element, reader: "_SourceReader") -> list[QdpxNote]:
-    """The project's notes (text inline or in the archive) with every ``NoteRef`` that points at them."""
-    notes: dict[str, QdpxNote] = {}
-    for notes_el in children(root, "Notes"):
-        for element in children(notes_el, "Note"):
-            guid = _guid(element.get("guid"))
-            text = child_text(element, "PlainTextContent")
-            path = element.get("plainTextPath")
-            if not text and path:
-                stub = QdpxSource(guid=guid, name=element.get("name") or guid, kind="text")
-                problems = len(reader.problems)
-                member = reader._member_for(path, stub)
-                del reader.problems[problems:]  # an unreadable note is skipped, never fatal
-                if member is not None:
-                    text = reader._decode(reader.archive.read(member), member) or ""
-                    del reader.problems[problems:]
-            notes[guid] = QdpxNote(guid=guid, name=element.get("name") or "", text=(text or "").strip(),
-                                   user_guid=_guid(element.get("creatingUser")) or None,
-                                   created=element.get("creationDateTime") or "", description=child_text(element, "Description"))
-    if not notes:
-        return []
-
-    def refer(holder: Element, kind: str, guid: str, source_guid: str = "") -> None:
-        for ref in children(holder, "NoteRef"):
-            note = notes.get(_guid(ref.get("targetGUID")))
-            if note is not None:
-                note.targets.append((kind, guid, source_guid))
-
-    refer(root, "project", "")
-    for element in root.iter():
-        if isinstance(element.tag, str) and local(element.tag) == "Code":
-            refer(element, "code", _guid(element.get("guid")))
-    for sources_el in children(root, "Sources"):
-        for source in children(sources_el, "TextSource"):
-            source_guid = _guid(source.get("guid"))
-            refer(source, "source", source_guid)
-            for selection in children(source, "PlainTextSelection"):
-                refer(selection, "selection", _guid(selection.get("guid")), source_guid)
-    return list(notes.values())
 
 
 def _read_case(element: Element, variables: dict[str, str]) -> QdpxCase:
@@ -660,25 +605,6 @@ def _coder_rows(study: Any, coder: str) -> list[dict[str, Any]]:
     return [dict(row) for row in rows]
 
 
-def _memo_rows(study: Any) -> list[dict[str, Any]]:
-    """The study's memos (``qualkit.workbench.memos``), oldest first."""
-    return [dict(row) for row in study.store.query("SELECT * FROM memos ORDER BY pk")]
-
-
-def _note_element(etree: Any, q: Any, memo: dict[str, Any], user_guid: str) -> Any:
-    """A REFI-QDA ``Note`` (a text source with its content inline) for one memo."""
-    target = {key: memo[key] for key in ("target_kind", "code_id", "transcript_id", "turn_idx", "coding_pk") if memo[key] is not None}
-    note = etree.Element(q("Note"), guid=_memo_guid(memo), name=memo["title"] or memo["text"].splitlines()[0][:60],
-                         creatingUser=user_guid, creationDateTime=memo["created_at"], modifiedDateTime=memo["updated_at"])
-    etree.SubElement(note, q("Description")).text = f"{MEMO_PREFIX} " + json.dumps(target, sort_keys=True)
-    etree.SubElement(note, q("PlainTextContent")).text = memo["text"]
-    return note
-
-
-def _memo_guid(memo: dict[str, Any]) -> str:
-    return stable_guid("memo", memo["pk"], memo["created_at"])
-
-
 def _user_name(study: Any, coder: str) -> str:
     kind, _, value = coder.partition(":")
     if kind == "human":
@@ -713,7 +639,7 @@ def export_qdpx(study: Any, out_path: str | Path, *, coders: Iterable[str] | Non
     records = code_records(codebook) if codebook is not None else []
     known_ids = {record["id"] for record in records}
     coder_rows = {coder: _coder_rows(study, coder) for coder in coder_names}
-    memos = _memo_rows(study)
+    memos = memo_rows(study)
     for rows in [*coder_rows.values(), [m for m in memos if m["code_id"] is not None]]:
         for row in rows:
             if row["code_id"] not in known_ids:
@@ -739,7 +665,7 @@ def export_qdpx(study: Any, out_path: str | Path, *, coders: Iterable[str] | Non
                 element = code_elements[code_guid(memo["code_id"])]
                 position = 1 if len(element) and element[0].tag == q("Description") else 0
                 position += sum(1 for child in element if child.tag == q("NoteRef"))
-                element.insert(position, etree.Element(q("NoteRef"), targetGUID=_memo_guid(memo)))
+                element.insert(position, etree.Element(q("NoteRef"), targetGUID=memo_guid(memo)))
 
     people = store.participants()
     transcripts = store.transcripts()
@@ -840,7 +766,7 @@ def export_qdpx(study: Any, out_path: str | Path, *, coders: Iterable[str] | Non
                 coding_el = etree.SubElement(sel, q("Coding"), guid=stable_guid("coding", *key), creatingUser=users[coder])
                 etree.SubElement(coding_el, q("CodeRef"), targetGUID=code_guid(code_id))
                 for note in noted_codings.get(coding_pk, []) if coding_pk is not None else []:
-                    etree.SubElement(sel, q("NoteRef"), targetGUID=_memo_guid(note))
+                    etree.SubElement(sel, q("NoteRef"), targetGUID=memo_guid(note))
             for idx, t in enumerate(turns):  # a memo on a turn: a selection of the turn with the note
                 turn_memos = noted_turns.get((row.pk, idx), [])
                 if not turn_memos:
@@ -849,13 +775,13 @@ def export_qdpx(study: Any, out_path: str | Path, *, coders: Iterable[str] | Non
                 sel = etree.SubElement(source_el, q("PlainTextSelection"), guid=stable_guid("turn-selection", row.id, idx),
                                        name=f"{t['speaker']}, turn {idx + 1}", startPosition=str(start), endPosition=str(end))
                 for note in turn_memos:
-                    etree.SubElement(sel, q("NoteRef"), targetGUID=_memo_guid(note))
+                    etree.SubElement(sel, q("NoteRef"), targetGUID=memo_guid(note))
             for note in noted_sources.get(row.pk, []):
-                etree.SubElement(source_el, q("NoteRef"), targetGUID=_memo_guid(note))
+                etree.SubElement(source_el, q("NoteRef"), targetGUID=memo_guid(note))
     if memos:
         notes_el = etree.SubElement(root, q("Notes"))
         for memo in memos:
-            notes_el.append(_note_element(etree, q, memo, users[f"human:{memo['coder']}"]))
+            notes_el.append(note_element(etree, q, memo, users[f"human:{memo['coder']}"]))
     description = study.config.study.description
     if description:
         etree.SubElement(root, q("Description")).text = description
@@ -863,7 +789,7 @@ def export_qdpx(study: Any, out_path: str | Path, *, coders: Iterable[str] | Non
     placed |= {m["pk"] for m in memos if m["target_kind"] == "code"}
     for memo in memos:  # memos on the study, and any whose target is not in this export
         if memo["pk"] not in placed:
-            etree.SubElement(root, q("NoteRef"), targetGUID=_memo_guid(memo))
+            etree.SubElement(root, q("NoteRef"), targetGUID=memo_guid(memo))
     xml = etree.tostring(root, xml_declaration=True, encoding="utf-8", pretty_print=True)
     ensure_parent_folder(out_path, option="--out or [export] out")
     buffer = io.BytesIO()
