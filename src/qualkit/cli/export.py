@@ -14,7 +14,7 @@ from ._common import echo_json, get_study, handle_errors, json_option
 @click.option("--format", "formats", multiple=True, type=click.Choice(["csv", "xlsx", "parquet", "qdpx"]),
               help="Format(s); repeat for several (default: [export] formats, else csv).")
 @click.option("--out", type=click.Path(file_okay=False), help="Output folder (default: [export] out).")
-@click.option("--coder", help="Coder to export: run:ID, human:NAME, or a union a+b (default: the latest rules run).")
+@click.option("--coder", help="Coder to export: run:ID, human:NAME, or a union a+b (default: the latest rules run of the study's [codebook] path).")
 @json_option
 @click.pass_context
 @handle_errors

@@ -16,7 +16,7 @@ def report() -> None:
 
 
 @report.command("build")
-@click.option("--run", "run_id", type=int, help="Rules run to report on (default: the latest successful one).")
+@click.option("--run", "run_id", type=int, help="Rules run to report on (default: the latest successful run of the study's [codebook] path).")
 @click.option("--coder", help="Coder instead of --run: run:ID, human:NAME, or a union a+b.")
 @click.option("--format", "formats", multiple=True, type=click.Choice(["html", "md"]),
               help="Format(s) to write; repeat for both (default: [report] formats).")
