@@ -55,6 +55,9 @@ def boilerplate_tool(line: str) -> str | None:
     stripped = line.strip()
     if not stripped or len(stripped) > 160:
         return None
+    lowered = stripped.lower()
+    if "transcri" not in lowered and "exported" not in lowered:  # every pattern has one: skip the regexes
+        return None
     for item in BOILERPLATE:
         if item.pattern.fullmatch(stripped):
             return item.tool
