@@ -135,3 +135,20 @@ def test_review_stats_page(client, study, tiny):
     assert rows["validation"][1:8] == ["2", "0", "0", "0", "1", "1", "0%"]
     assert rows["*"][7] == "50%"
     assert human_rows(study)[0]["decision"] == "accepted"  # the page changed nothing
+
+
+def test_transcript_view_shows_memos_and_links_to_write_one(client, study):
+    add_memo(study, coder="alice", text="<script>alert(1)</script> hedges", transcript="P2", turn_idx=1)
+    add_memo(study, coder="bob", text="Whole interview is short.", transcript="P2")
+    add_memo(study, coder="bob", text="Elsewhere.", transcript="P1", turn_idx=1)
+    page = _soup(client.get("/transcripts/P2"))
+    turn = page.find(id="turn-2")
+    [memo] = turn.select("ul.turn-memos li")
+    assert "<script>alert(1)</script> hedges" in memo.get_text() and memo.find("script") is None
+    assert page.find(id="turn-4").select("ul.turn-memos li") == []  # only the turn's own memos
+    assert "Whole interview is short." in page.select_one("ul.transcript-memos").get_text()
+    link = turn.find("a", class_="memo-link")["href"]
+    assert link == "/memos?new_transcript=P2&new_turn=2#new-memo"
+    form = _soup(client.get(link.split("#")[0])).find(id="new-memo")
+    assert form.has_attr("open")
+    assert form.find("input", attrs={"name": "transcript"})["value"] == "P2" and form.find("input", attrs={"name": "turn"})["value"] == "2"

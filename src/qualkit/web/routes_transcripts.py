@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, request
 
+from ..workbench.memos import list_memos
 from ..workbench.transcript import transcript_view
 from .app import render, study
 
@@ -18,7 +19,8 @@ def view(transcript_id: str) -> object:
     )
     marks = {mark.key: mark.as_dict() for turn in data.turns for mark in turn.marks}
     focus = args.get("turn", "")
+    memos = list_memos(study(), transcript=data.transcript_id)  # on the transcript, its turns and codings
     return render(
-        "transcript.html.j2", view=data, marks=marks, focus=int(focus) if focus.isdigit() else None,
+        "transcript.html.j2", view=data, marks=marks, focus=int(focus) if focus.isdigit() else None, memos=memos,
         title=f"{data.transcript_id} · transcript",
     )
