@@ -402,3 +402,10 @@ def test_participants_csv_refuses_numbers_that_are_not_finite_and_non_negative(t
     with pytest.raises(InputError) as caught:
         load_participants(path)
     assert caught.value.problems[0].location == "line 2, column years_experience"
+
+
+def test_a_one_line_qualkit_transcript_named_jsonl_gets_the_right_fix(tmp_path):
+    data = {"id": "P1", "participant": {"id": "P1"}, "turns": [{"speaker": "P1", "role": "participant", "text": "hi"}]}
+    with pytest.raises(InputError) as caught:
+        read_file(_write(tmp_path, "P1.jsonl", json.dumps(data) + "\n"), options=ImportOptions())
+    assert "--format json" in caught.value.problems[0].fix

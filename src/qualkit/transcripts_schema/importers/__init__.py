@@ -3,6 +3,8 @@
 An importer is a name, the file extensions it claims, a ``sniff(head)`` test on the
 first bytes of a file, and a ``read(source, options) -> Parsed`` function. Register
 another with :func:`register_importer`; a registered name replaces the built-in one.
+Whatever the importer, its turns then go through one shared tidy-up (:mod:`._tidy`): empty
+turns and tool footers/headers are dropped and counted, NUL characters refused.
 """
 
 from __future__ import annotations

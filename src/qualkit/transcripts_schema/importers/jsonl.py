@@ -88,7 +88,9 @@ def read(source: Source, options: "ImportOptions") -> Parsed:
         ignored.update(key for key in item if key not in _KNOWN)
         speaker, spoken = _field(item, "speaker"), _field(item, "text")
         if not isinstance(speaker, str) or not speaker.strip():
-            problems.append(Problem("no speaker (a non-empty string under 'speaker')", source.shown, where, 'add "speaker": "P3"'))
+            whole = "turns" in item and "participant" in item  # a qualkit JSON transcript on one line
+            fix = "this line is a whole qualkit JSON transcript: name the file .json, or pass --format json" if whole else 'add "speaker": "P3"'
+            problems.append(Problem("no speaker (a non-empty string under 'speaker')", source.shown, where, fix))
             continue
         if spoken is None:
             spoken = ""
