@@ -325,3 +325,16 @@ def test_outputs_recorded_without_hashes_are_still_checked_for_existence(panel: 
     (panel / "reports" / "report.md").unlink()
     result = _run(panel)
     assert "ran   report" in result.output and "output missing: reports/report.md" in result.output
+
+
+def test_an_output_written_atomically_is_never_half_written(tmp_path: Path):
+    from qualkit.outputs import atomic_path, write_atomic
+
+    target = tmp_path / "index.html"
+    write_atomic(target, "<p>the good report</p>")
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_text("<p>half a rep", encoding="utf-8")
+            raise RuntimeError("killed while rendering")
+    assert target.read_text(encoding="utf-8") == "<p>the good report</p>"
+    assert [path.name for path in tmp_path.iterdir()] == ["index.html"]  # no temporary file left behind
