@@ -111,7 +111,7 @@ class TranscriptsSection(_Section):
     csv_columns: dict[CsvColumn, str] = Field(default_factory=dict, description="CSV column names: speaker, text, start, end, role.")
     allow_findings: bool = Field(False, description="Import despite anonymity findings (needs reason; recorded with each transcript).")
     reason: str = Field("", description="Why the anonymity findings are acceptable (with allow_findings).")
-    files: list[FileRule] = Field(default_factory=list, description="Import options per file glob: [[transcripts.files]] entries.")
+    files: list[FileRule] = Field(default_factory=list, description="Import options per file glob: one [[transcripts.files]] table (double brackets) per glob.")
 
     _format = field_validator("format")(_check_format)
 
