@@ -409,3 +409,10 @@ def test_a_one_line_qualkit_transcript_named_jsonl_gets_the_right_fix(tmp_path):
     with pytest.raises(InputError) as caught:
         read_file(_write(tmp_path, "P1.jsonl", json.dumps(data) + "\n"), options=ImportOptions())
     assert "--format json" in caught.value.problems[0].fix
+
+
+def test_labels_with_brackets_still_match_exactly(tmp_path):
+    path = _write(tmp_path, "t.csv", "speaker,text\n[NAME],Hello.\nP2,Hi.\nN,no.\n")
+    options = ImportOptions(speaker_roles={"[NAME]": "interviewer"}, interviewers=("N",))
+    result = read_file(path, options=options)
+    assert [turn.role.value for turn in result.transcript.turns] == ["interviewer", "participant", "interviewer"]

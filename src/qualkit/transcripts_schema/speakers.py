@@ -70,13 +70,12 @@ def assign_roles(turns: list[RawTurn], options: ImportOptions, file: str) -> dic
                 Problem(f"role {role!r} for speaker {label!r} is not one of {', '.join(ROLES)}", file, "speaker_roles", "use interviewer, participant or other")
             )
             continue
+        mapping[label_key(label)] = SpeakerRole(role)  # exact first: "[NAME]" is a label, not only a pattern
         if is_pattern(label):
             patterns.append((label_key(label), SpeakerRole(role)))
-        else:
-            mapping[label_key(label)] = SpeakerRole(role)
     if problems:
         raise InputError(f"{file}: bad speaker role mapping", problems=problems)
-    interviewers = {label_key(name) for name in options.interviewers if not is_pattern(name)}
+    interviewers = {label_key(name) for name in options.interviewers}
     interviewer_patterns = [(label_key(name), SpeakerRole.interviewer) for name in options.interviewers if is_pattern(name)]
 
     order: list[str] = []
