@@ -104,3 +104,16 @@ def test_broken_project_sources_are_clear_errors(tmp_path, source, message):
     with pytest.raises(InteropError) as caught:
         read_qdpx(path)
     assert any(message in problem.message for problem in caught.value.problems)
+
+
+def test_codebook_import_of_a_deep_qdc_is_a_clean_cli_error(tmp_path):
+    path = tmp_path / "deep.qdc"
+    path.write_text(f'<?xml version="1.0"?><CodeBook xmlns="{CODEBOOK_NS}">{_nested_codes(5_000)}</CodeBook>', encoding="utf-8")
+    study = make_study(tmp_path / "study")
+    try:
+        result = CliRunner().invoke(main, ["--study", str(study.root), "codebook", "import", str(path), "--out", str(tmp_path / "out.yaml")])
+    finally:
+        study.close()
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert "nested more than 100 levels" in result.output
+    assert not (tmp_path / "out.yaml").exists()
