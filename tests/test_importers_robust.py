@@ -155,6 +155,7 @@ def test_otter_footer_is_dropped_so_the_export_passes_the_anonymity_check(tmp_pa
         "Alex Doe started transcription",
         "Alex Doe stopped transcription",
         "Transcribed with Rev.com",
+        "Transcript by Rev.com",
     ],
 )
 def test_known_tool_lines_are_boilerplate(line):
@@ -170,6 +171,7 @@ def test_known_tool_lines_are_boilerplate(line):
         "We started transcription of the interviews in May, which took us weeks.",
         "the rev counter",
         "Zoom",
+        "The transcript was good, by the way, Zoom did it.",
     ],
 )
 def test_speech_is_not_taken_for_boilerplate(line):

@@ -38,7 +38,7 @@ BOILERPLATE: tuple[Boilerplate, ...] = (
     Boilerplate(
         "transcription tool",
         re.compile(
-            rf"(?:transcribed|transcript(?:ion)?\s+(?:generated|created|produced|made|exported))\s+"
+            rf"(?:transcribed|transcript(?:ion)?(?:\s+(?:generated|created|produced|made|exported))?)\s+"
             rf"(?:by|with|using|via|from)\s+(?:{_TOOLS})\b{_URL_TAIL}\.?",
             re.I,
         ),
