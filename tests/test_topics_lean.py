@@ -101,3 +101,18 @@ print("torch" in sys.modules)
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.split() == ["False", "True"]
+
+
+def test_a_lean_import_defers_bertopic_plotting_until_a_plot_is_asked_for() -> None:
+    script = """
+import sys
+from qualkit.lean_imports import import_bertopic
+bertopic = import_bertopic(lean=True)
+before = "plotly" in sys.modules
+from bertopic import plotting
+function = plotting.visualize_topics  # the first attribute asked imports the real module
+print(before, "plotly" in sys.modules, callable(function), type(sys.modules["bertopic.plotting"]).__name__)
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.split() == ["False", "True", "True", "module"]

@@ -17,6 +17,12 @@ fraction of the full one. The finder is removed as soon as the import returns; n
 the process is affected. A later fit that needs UMAP, hdbscan or a sentence-transformers model
 imports BERTopic again in full (:func:`import_bertopic` with ``lean=False``).
 
+BERTopic's ``bertopic.plotting`` imports plotly (and, through it, a few seconds of modules) with no
+guard; a lean import puts a stand-in for it in ``sys.modules`` whose first attribute access imports
+the real module, so plotly loads only if a BERTopic plot is drawn (qualkit draws none: its charts
+are matplotlib SVG). (``importlib.util.LazyLoader`` cannot do this on Python 3.11: the import
+system's own ``__spec__`` check on ``from bertopic import plotting`` would trigger the load.)
+
 **spaCy.** ``import spacy`` imports thinc, whose ``thinc.compat`` imports torch whenever torch is
 installed (for GPU and PyTorch-wrapped models), which costs seconds and which no blank or
 ``en_core_web_sm``-style pipeline uses. :func:`keep_torch_out_of_thinc`, called once by the
@@ -110,6 +116,31 @@ def _forget_bertopic() -> None:
         del sys.modules[name]
 
 
+class _DeferredModule(ModuleType):
+    """Stands in ``sys.modules`` for a module not imported yet; the first attribute asked of it
+    imports the real module (which replaces it in ``sys.modules``) and answers from that."""
+
+    def __getattr__(self, attribute: str) -> Any:
+        if attribute.startswith("__"):  # the import system's own probes (__spec__, __path__, ...)
+            raise AttributeError(attribute)
+        import importlib
+
+        name = self.__name__
+        if sys.modules.get(name) is self:
+            del sys.modules[name]
+        real = importlib.import_module(name)
+        parent, _, child = name.rpartition(".")
+        if parent in sys.modules and getattr(sys.modules[parent], child, None) is self:
+            setattr(sys.modules[parent], child, real)
+        return getattr(real, attribute)
+
+
+def _defer_submodule(fullname: str) -> None:
+    """Put a :class:`_DeferredModule` for ``fullname`` in ``sys.modules`` (unless it is imported)."""
+    if fullname not in sys.modules:
+        sys.modules[fullname] = _DeferredModule(fullname)
+
+
 def import_bertopic(*, lean: bool) -> ModuleType:
     """Import and return the ``bertopic`` package, lean (heavy packages held back) or in full.
 
@@ -129,6 +160,7 @@ def import_bertopic(*, lean: bool) -> ModuleType:
     finder = _HoldBack(HEAVY_MODULES)
     sys.meta_path.insert(0, finder)
     try:
+        _defer_submodule("bertopic.plotting")
         import bertopic
         import bertopic.backend  # noqa: F401 - the classes fit_segments uses
         import bertopic.dimensionality  # noqa: F401
