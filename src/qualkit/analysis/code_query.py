@@ -178,6 +178,8 @@ class CodedSpan:
 
 @dataclass(frozen=True)
 class TurnHit:
+    """A turn where the query holds: its text, every code it has, and the spans of the query's codes."""
+
     transcript_id: str
     participant_id: str | None
     turn_idx: int
@@ -192,6 +194,8 @@ class TurnHit:
 
 @dataclass
 class CodeQueryResult:
+    """The turns a code query found, with counts per participant (spans, turns, words searched)."""
+
     query: str  # normalised: ids, explicit operators
     coder: str
     codes: list[str]  # the positive codes of the query

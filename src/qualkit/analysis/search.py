@@ -108,6 +108,8 @@ def _store(study: Any) -> Any:
 
 @dataclass(frozen=True)
 class SearchTurn:
+    """A turn of a current transcript, as searches read it (``turn_idx`` 0-based, as stored)."""
+
     transcript_pk: int
     transcript_id: str
     participant_id: str | None
