@@ -143,7 +143,11 @@ def _mapping_fix(label: str) -> str:
     fix = f"map it: --interviewer '{label}' if it is the interviewer, or --speaker-role '{label}=participant' (or '{label}=other')"
     prefix = re.match(r"^([A-Za-z]{1,4})[-_ ]?\d{1,4}$", label.strip())
     if prefix:
-        fix += f"; in qualkit.toml, [transcripts] interviewers = [\"{prefix.group(1)}*\"] (or speaker_roles = {{\"{prefix.group(1)}*\" = \"participant\"}}) maps every such label"
+        glob = f"{prefix.group(1)}*"
+        choices = [f'interviewers = ["{glob}"]', f'speaker_roles = {{ "{glob}" = "participant" }}']
+        if prefix.group(1).upper().startswith("P"):  # P1, P2: most likely participants
+            choices.reverse()
+        fix += f"; in qualkit.toml a pattern maps every label like it: [transcripts] {choices[0]} or {choices[1]}"
     else:
         fix += "; or [transcripts] interviewers / speaker_roles in qualkit.toml (glob patterns such as 'A*' allowed)"
     return fix + "; --multi-party accepts several participants"
