@@ -98,6 +98,16 @@ def test_the_lemma_index_is_cached_per_transcript_version(tiny, monkeypatch):
     (cache / files[0]).write_text("not json", encoding="utf-8")
     assert S.kwic(study, "iteration").total == 4
     assert (cache / files[0]).read_text(encoding="utf-8").startswith("[[")
+    # a new version of a transcript: its old version's file goes at the next search
+    _add_versioning_interview(study)
+    S.kwic(study, "version")
+    assert len(list(cache.iterdir())) == 4
+    person = study.store.load_transcript("P3")
+    person.turns[1].text = "Nothing is versioned any more."
+    study.store.store_transcript(person)
+    assert S.kwic(study, "version").total == 2
+    names = {path.name.split("-")[0] for path in cache.iterdir()}
+    assert names == {row.content_hash for row in study.store.transcripts()} and len(names) == 4
     hashes = {row.content_hash for row in study.store.transcripts()}
     assert {path.name.split("-")[0] for path in cache.iterdir()} == hashes
 

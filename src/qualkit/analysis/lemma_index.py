@@ -136,4 +136,23 @@ def transcript_tokens(study: Any, content_hash: str, texts: list[str]) -> list[T
     return tokens
 
 
-__all__ = ["MEMORY_BUDGET_CHARS", "TurnTokens", "forget_lemma_indexes", "transcript_tokens"]
+def prune_lemma_cache(study: Any, current_hashes: set[str]) -> int:
+    """Delete cache files of transcript versions that are no longer current (or of another
+    lemmatizer version); returns how many were deleted."""
+    cache_dir = getattr(study, "cache_dir", None)
+    folder = Path(cache_dir) / "lemmas" if cache_dir is not None else None
+    if folder is None or not folder.is_dir():
+        return 0
+    keep = {f"{content_hash}-{_signature()}.json" for content_hash in current_hashes}
+    deleted = 0
+    for path in folder.glob("*.json"):
+        if path.name not in keep:
+            try:
+                path.unlink()
+                deleted += 1
+            except OSError:
+                pass  # another process may have removed it
+    return deleted
+
+
+__all__ = ["MEMORY_BUDGET_CHARS", "TurnTokens", "forget_lemma_indexes", "prune_lemma_cache", "transcript_tokens"]

@@ -20,7 +20,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from ..errors import InputError
 from ..store import participant_sort_key
-from .lemma_index import TurnTokens, forget_lemma_indexes, transcript_tokens
+from .lemma_index import TurnTokens, forget_lemma_indexes, prune_lemma_cache, transcript_tokens
 
 DEFAULT_WIDTH = 60
 CORE_ATTRIBUTES = ("role", "company_size", "sector", "years_experience")
@@ -295,6 +295,8 @@ def kwic(
                                     turn.text[start:end], left, right, turn.start_s, row.pk, len(turn.text)))
     counts = [ParticipantCount(pid, per_hits[pid], per_turns[pid], per_words.get(pid, 0))
               for pid in sorted(per_hits, key=participant_sort_key)]
+    if chosen is None:  # every current transcript was indexed: drop the files of versions replaced since
+        prune_lemma_cache(study, {row.content_hash for row in _store(study).transcripts()})
     return KwicResult(term, pattern, hits, counts, searched, {k: list(v) for k, v in (where or {}).items()})
 
 
