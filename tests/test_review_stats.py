@@ -106,3 +106,9 @@ def test_a_study_without_runs_has_nothing_to_review(study):
     build_tiny_study(study, runs=False)
     with pytest.raises(NotFoundError, match="no rules run"):
         review_stats(study, coder="carol")
+
+
+def test_cli_coder_defaults_to_qualkit_coder(reviewed, monkeypatch):
+    monkeypatch.setenv("QUALKIT_CODER", "carol")
+    result = CliRunner().invoke(main, ["--study", str(reviewed.study.root), "codings", "review-stats"], catch_exceptions=False)
+    assert f"Review of run {reviewed.run1} by carol" in result.output

@@ -88,7 +88,7 @@ def list_(ctx, as_json) -> None:
 
 
 @codings.command("review-stats")
-@click.option("--coder", envvar="QUALKIT_CODER", required=True, help="The reviewing coder (default: $QUALKIT_CODER).")
+@click.option("--coder", help="The reviewing coder (default: $QUALKIT_CODER or your user name, as `qualkit serve`).")
 @click.option("--run", "run_id", type=int, help="The reviewed rules run (default: the newest run the coder reviewed).")
 @json_option
 @click.pass_context
@@ -97,8 +97,9 @@ def review_stats_(ctx, coder, run_id, as_json) -> None:
     """Agreement at a glance: per code, the run's suggestions the coder accepted, adjusted, replaced or rejected,
     and the run's precision as the coder judged it."""
     from ..workbench.review_stats import review_stats
+    from .serve import _default_coder
 
-    stats = review_stats(get_study(ctx), coder=coder, run_id=run_id)
+    stats = review_stats(get_study(ctx), coder=coder or _default_coder(), run_id=run_id)
     if as_json:
         echo_json(stats.as_dict())
         return

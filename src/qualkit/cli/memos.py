@@ -41,7 +41,7 @@ def memos() -> None:
 
 @memos.command("add")
 @click.argument("text")
-@click.option("--coder", envvar="QUALKIT_CODER", required=True, help="Author of the memo (default: $QUALKIT_CODER).")
+@click.option("--coder", help="Author of the memo (default: $QUALKIT_CODER or your user name, as `qualkit serve`).")
 @click.option("--title", default="", help="A one-line title.")
 @_target_options
 @json_option
@@ -50,8 +50,9 @@ def memos() -> None:
 def add(ctx, text, coder, title, code, transcript, turn, coding, as_json) -> None:
     """Write a memo with TEXT; without --code, --transcript or --coding it is a memo on the study."""
     from ..workbench.memos import add_memo
+    from .serve import _default_coder
 
-    memo = add_memo(get_study(ctx), coder=coder, text=text, title=title, code=code, transcript=transcript,
+    memo = add_memo(get_study(ctx), coder=coder or _default_coder(), text=text, title=title, code=code, transcript=transcript,
                     turn_idx=_turn_idx(turn), coding=coding)
     if as_json:
         echo_json({"ok": True, "memo": memo.as_dict()})
