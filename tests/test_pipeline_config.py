@@ -338,3 +338,11 @@ def test_an_output_written_atomically_is_never_half_written(tmp_path: Path):
             raise RuntimeError("killed while rendering")
     assert target.read_text(encoding="utf-8") == "<p>the good report</p>"
     assert [path.name for path in tmp_path.iterdir()] == ["index.html"]  # no temporary file left behind
+
+
+def test_an_unwritable_lock_is_a_clean_error(panel: Path):
+    (panel / ".qualkit").mkdir()
+    (panel / ".qualkit" / "pipeline.lock").mkdir()  # a folder where the lock file goes
+    result = _run(panel)
+    assert result.exit_code == 1 and "cannot open the pipeline lock" in result.output
+    assert "Traceback" not in result.output

@@ -71,9 +71,15 @@ def pipeline_lock(
     When another process holds it: with ``wait`` (default) call ``on_wait`` with a message and
     wait (at most ``timeout`` seconds, if given); without, raise :class:`PipelineError`.
     """
-    folder.mkdir(parents=True, exist_ok=True)
     path = folder / LOCK_NAME
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as error:
+        raise PipelineError(
+            f"cannot open the pipeline lock {path}: {error.strerror or error}",
+            hint=f"check that the folder {folder} is writable; nothing was changed",
+        ) from None
     try:
         if not _try_lock(fd):
             holder = _holder(path)
