@@ -418,3 +418,19 @@ def test_labels_with_brackets_still_match_exactly(tmp_path):
     options = ImportOptions(speaker_roles={"[NAME]": "interviewer"}, interviewers=("N",))
     result = read_file(path, options=options)
     assert [turn.role.value for turn in result.transcript.turns] == ["interviewer", "participant", "interviewer"]
+
+
+def test_codings_csv_encodings_are_diagnosed_like_transcripts(tmp_path):
+    from _interop_fixtures import make_study
+
+    study = make_study(tmp_path / "study")
+    try:
+        path = tmp_path / "codings.csv"
+        path.write_bytes("transcript,turn,code\nP1,1,velocity\n".encode("utf-16-le"))
+        result = CliRunner().invoke(main, ["--study", str(study.root), "codings", "import", str(path), "--coder", "ann"])
+        assert result.exit_code == 1 and "without a byte-order mark" in result.output, result.output
+        path.write_bytes("\ufefftranscript\tturn\tcode\nP1\t1\tvelocity\n".encode("utf-16-le"))  # Excel's "Unicode text"
+        result = CliRunner().invoke(main, ["--study", str(study.root), "codings", "import", str(path), "--coder", "ann"])
+        assert result.exit_code == 0, result.output
+    finally:
+        study.close()

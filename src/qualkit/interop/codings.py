@@ -38,7 +38,7 @@ import yaml
 
 from ..errors import AnonymityError, InputError, InteropError, Problem, display_path
 from ..store import utcnow
-from ..transcripts_schema.decoding import allow_csv_fields
+from ..transcripts_schema.decoding import allow_csv_fields, decode_bytes
 from ._refi import CODE_ID_RE, slugify, unique_id
 from .qdpx import QdpxProject, locate_turns, qualkit_layout, read_qdpx, render_source, split_span, stable_guid
 
@@ -351,11 +351,11 @@ def _read_csv(study: Any, path: Path, coder: str | None) -> tuple[list[PendingCo
     try:
         if path.stat().st_size > MAX_CSV_BYTES:
             raise InputError(f"{shown} is larger than {MAX_CSV_BYTES // (1024 * 1024)} MB", hint="split the file")
-        raw = path.read_bytes().decode("utf-8-sig")
+        data = path.read_bytes()
     except OSError as error:
         raise InputError(f"cannot read {shown}: {error.strerror}", hint="check the path") from error
-    except UnicodeDecodeError as error:
-        raise InputError(f"{shown} is not UTF-8 (byte {error.start})", hint="save the file as UTF-8") from error
+    # UTF-8 or UTF-16/32 with a BOM (Excel's "Unicode text"); bad bytes, BOM-less UTF-16 and NULs located
+    raw = decode_bytes(data, shown)
     try:
         dialect = csv.Sniffer().sniff(raw[:4096], delimiters=",;\t")
     except csv.Error:
