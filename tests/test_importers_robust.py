@@ -31,6 +31,7 @@ def _turns(result) -> list[tuple[str, str]]:
 # -- empty turns: one rule for every importer --------------------------------------------
 EMPTY_CASES = {
     "text": ("t.txt", "Interviewer: How are you?\nInterviewee: \n\nInterviewer: Anything else?\nInterviewee: No, that is all.\n"),
+    "otter": ("t.txt", "Interviewer  0:00\nHow are you?\n\nInterviewee  0:03\n\nInterviewer  0:04\nAnything else?\n\nInterviewee  0:06\nNo, that is all.\n"),
     "vtt": (
         "t.vtt",
         "WEBVTT\n\n1\n00:00:01.000 --> 00:00:02.000\nInterviewer: How are you?\n\n"
