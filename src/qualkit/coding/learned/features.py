@@ -1,7 +1,10 @@
 """Features of the learned pass: a swappable stage, each part fitted on the training texts.
 
 - :class:`TfidfFeatures` (always): TF-IDF over word uni- and bigrams and character 3-5-grams
-  (within word boundaries, robust to typos and inflection), both sublinear.
+  (within word boundaries, robust to typos and inflection), both sublinear. Character n-grams
+  are used for training sets of up to :data:`CHAR_NGRAM_MAX_UNITS` units: they help most where
+  human examples are few, and on larger sets they would multiply the training time by about six
+  (ten times the non-zero features) for little gain over word n-grams.
 - :class:`RuleHitFeatures` (when the codebook has rules): one 0/1 column per code, "the rules
   pass found this code here", from :class:`qualkit.coding.rules.RuleCoder`.
 - :class:`EmbeddingFeatures` (optional): sentence embeddings from a local sentence-transformers
@@ -35,45 +38,64 @@ class FeatureStage(Protocol):
     def describe(self) -> dict[str, Any]: ...
 
 
+CHAR_NGRAM_MAX_UNITS = 3000
+CHAR_WEIGHT = 0.5  # characters back the words up rather than drown them
+
+
 class TfidfFeatures:
-    """Word 1-2-grams and character 3-5-grams, TF-IDF weighted (scikit-learn)."""
+    """Word 1-2-grams and (up to :data:`CHAR_NGRAM_MAX_UNITS` training units) character 3-5-grams, TF-IDF weighted."""
 
     name = "tfidf"
 
-    def __init__(self, max_word_features: int = 20000, max_char_features: int = 30000, min_df: int = 1) -> None:
+    def __init__(self, max_word_features: int = 20000, max_char_features: int = 30000, min_df: int = 1,
+                 char_max_units: int = CHAR_NGRAM_MAX_UNITS) -> None:
         self.max_word_features = max_word_features
         self.max_char_features = max_char_features
         self.min_df = min_df
+        self.char_max_units = char_max_units
         self._word: Any = None
         self._char: Any = None
 
-    def fit(self, texts: Sequence[str]) -> None:
+    def _vectorizers(self, n: int) -> None:
         from sklearn.feature_extraction.text import TfidfVectorizer
 
         self._word = TfidfVectorizer(
             ngram_range=(1, 2), min_df=self.min_df, max_features=self.max_word_features, sublinear_tf=True,
             lowercase=True, token_pattern=r"(?u)\b\w[\w'-]*\b", dtype=np.float32,
         )
-        self._char = TfidfVectorizer(
-            analyzer="char_wb", ngram_range=(3, 5), min_df=self.min_df, max_features=self.max_char_features,
-            sublinear_tf=True, lowercase=True, dtype=np.float32,
-        )
-        self._word.fit(texts)
-        self._char.fit(texts)
+        self._char = None
+        if n <= self.char_max_units:
+            self._char = TfidfVectorizer(
+                analyzer="char_wb", ngram_range=(3, 5), min_df=self.min_df, max_features=self.max_char_features,
+                sublinear_tf=True, lowercase=True, dtype=np.float32,
+            )
+
+    def fit(self, texts: Sequence[str]) -> None:
+        self.fit_transform(texts)
+
+    def fit_transform(self, texts: Sequence[str]) -> sparse.csr_matrix:
+        self._vectorizers(len(texts))
+        parts = [self._word.fit_transform(texts)]
+        if self._char is not None:
+            parts.append(CHAR_WEIGHT * self._char.fit_transform(texts))
+        return sparse.hstack(parts, format="csr")
 
     def transform(self, texts: Sequence[str]) -> sparse.csr_matrix:
         if self._word is None:
             raise RuntimeError("fit() before transform()")
-        # Characters weigh half: they back up the words rather than drown them.
-        return sparse.hstack([self._word.transform(texts), 0.5 * self._char.transform(texts)], format="csr")
+        parts = [self._word.transform(texts)]
+        if self._char is not None:
+            parts.append(CHAR_WEIGHT * self._char.transform(texts))
+        return sparse.hstack(parts, format="csr")
 
     def feature_names(self) -> list[str]:
         words = [str(term) for term in self._word.get_feature_names_out()]
-        chars = [f"~{term.strip()}~" for term in self._char.get_feature_names_out()]
+        chars = [f"~{term.strip()}~" for term in self._char.get_feature_names_out()] if self._char is not None else []
         return words + chars
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "word_ngrams": [1, 2], "char_ngrams": [3, 5], "max_word_features": self.max_word_features,
+        return {"name": self.name, "word_ngrams": [1, 2], "char_ngrams": [3, 5] if self._char is not None else None,
+                "char_max_units": self.char_max_units, "max_word_features": self.max_word_features,
                 "max_char_features": self.max_char_features, "min_df": self.min_df}
 
 
@@ -155,6 +177,18 @@ class FeatureSet:
         self._names = None
         return self
 
+    def fit_transform(self, texts: Sequence[str]) -> sparse.csr_matrix:
+        """Fit on ``texts`` and return their matrix (one pass where a stage allows it)."""
+        parts = []
+        for stage in self.stages:
+            if hasattr(stage, "fit_transform"):
+                parts.append(stage.fit_transform(texts))
+            else:
+                stage.fit(texts)
+                parts.append(stage.transform(texts))
+        self._names = None
+        return sparse.hstack(parts, format="csr")
+
     def transform(self, texts: Sequence[str]) -> sparse.csr_matrix:
         return sparse.hstack([stage.transform(texts) for stage in self.stages], format="csr")
 
@@ -187,4 +221,4 @@ def build_features(
     return FeatureSet(stages)
 
 
-__all__ = ["EmbeddingFeatures", "FeatureSet", "FeatureStage", "RuleHitFeatures", "TfidfFeatures", "build_features"]
+__all__ = ["CHAR_NGRAM_MAX_UNITS", "EmbeddingFeatures", "FeatureSet", "FeatureStage", "RuleHitFeatures", "TfidfFeatures", "build_features"]

@@ -28,7 +28,9 @@ from .features import FeatureSet, build_features
 MIN_POSITIVES = 8
 MIN_NEGATIVES = 5
 DEFAULT_FOLDS = 5
-DEFAULT_C = 4.0
+DEFAULT_C = 1.0
+LARGE_TRAINING_SET = 5000
+"""Above this many decided units a code is cross-validated with at most 3 folds (time)."""
 WEAK_WEIGHT = 0.3
 MIN_CV_KAPPA = 0.0
 """A code whose out-of-fold decisions agree with the human no better than chance is not applied."""
@@ -116,7 +118,7 @@ def _logistic(C: float, seed: int) -> Any:
     from sklearn.linear_model import LogisticRegression
 
     # dual: far faster than the primal when features outnumber units, as with n-grams
-    return LogisticRegression(C=C, class_weight="balanced", solver="liblinear", dual=True, random_state=seed, max_iter=500)
+    return LogisticRegression(C=C, class_weight="balanced", solver="liblinear", dual=True, tol=1e-3, random_state=seed, max_iter=500)
 
 
 def _fit_linear(X: sparse.csr_matrix, y: np.ndarray, w: np.ndarray, C: float, seed: int) -> tuple[np.ndarray, float]:
@@ -125,19 +127,42 @@ def _fit_linear(X: sparse.csr_matrix, y: np.ndarray, w: np.ndarray, C: float, se
     return model.coef_.ravel().astype(np.float64), float(model.intercept_[0])
 
 
-def _platt(decisions: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """Platt scaling with Platt's smoothed targets (robust on small sets)."""
-    from sklearn.linear_model import LogisticRegression
+def _platt(decisions: np.ndarray, y: np.ndarray, iterations: int = 100) -> tuple[float, float]:
+    """Platt scaling (Platt 1999, with Lin, Lin and Weng's Newton method): fit p = sigmoid(a*d + b)
+    to Platt's smoothed targets by a damped two-parameter Newton iteration."""
+    d = np.asarray(decisions, dtype=np.float64)
+    n_pos = float(np.sum(y == 1))
+    n_neg = float(len(y) - n_pos)
+    t = np.where(y == 1, (n_pos + 1.0) / (n_pos + 2.0), 1.0 / (n_neg + 2.0))
+    a, b = 1.0, float(np.log((n_neg + 1.0) / (n_pos + 1.0)) * -1.0)
 
-    n_pos, n_neg = int(y.sum()), int(len(y) - y.sum())
-    targets = np.where(y == 1, (n_pos + 1.0) / (n_pos + 2.0), 1.0 / (n_neg + 2.0))
-    # Fit on duplicated rows weighted by the soft targets: a logistic fit to soft labels.
-    X = np.concatenate([decisions, decisions]).reshape(-1, 1)
-    labels = np.concatenate([np.ones(len(y)), np.zeros(len(y))])
-    weights = np.concatenate([targets, 1.0 - targets])
-    model = LogisticRegression(C=1e4, solver="lbfgs", max_iter=500)
-    model.fit(X, labels, sample_weight=weights)
-    return float(model.coef_[0, 0]), float(model.intercept_[0])
+    def loss(a_: float, b_: float) -> float:
+        z = a_ * d + b_
+        return float(np.sum(np.logaddexp(0.0, z) - t * z))
+
+    current = loss(a, b)
+    for _ in range(iterations):
+        p = _sigmoid(a * d + b)
+        g_a, g_b = float(np.sum((p - t) * d)), float(np.sum(p - t))
+        w = p * (1.0 - p) + 1e-12
+        h_aa, h_ab, h_bb = float(np.sum(w * d * d)) + 1e-9, float(np.sum(w * d)), float(np.sum(w)) + 1e-9
+        det = h_aa * h_bb - h_ab * h_ab
+        if det <= 0:
+            break
+        step_a = (h_bb * g_a - h_ab * g_b) / det
+        step_b = (h_aa * g_b - h_ab * g_a) / det
+        scale = 1.0
+        while scale > 1e-6:
+            candidate = loss(a - scale * step_a, b - scale * step_b)
+            if candidate <= current + 1e-12:
+                break
+            scale /= 2.0
+        a, b = a - scale * step_a, b - scale * step_b
+        improvement = current - loss(a, b)
+        current = loss(a, b)
+        if abs(g_a) < 1e-7 and abs(g_b) < 1e-7 or improvement < 1e-10:
+            break
+    return a, b
 
 
 def binary_metrics(truth: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
@@ -213,7 +238,7 @@ def fit_code(
             w_rows = np.r_[w_rows, np.full(n_weak, weak_weight)]
         return X_rows, y_rows, w_rows
 
-    k = max(2, min(folds, n_pos, n_neg))
+    k = max(2, min(folds if len(y) <= LARGE_TRAINING_SET else min(folds, 3), n_pos, n_neg))
     oof = np.zeros(len(y))
     splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
     for train, test in splitter.split(np.zeros(len(y)), y):
@@ -253,15 +278,16 @@ def fit_learned(
     weak = dict(weak or {})
     feature_set = features() if callable(features) else (features or build_features())
     weak_texts = [text for code in sorted(weak) for text in weak[code]]
-    feature_set.fit(list(texts) + weak_texts)
-    X_all = feature_set.transform(list(texts))
+    X_all = feature_set.fit_transform(list(texts) + weak_texts)[: len(texts)]
+    X_all.sort_indices()  # once, not in every fold's copy
     models: dict[str, CodeModel] = {}
     skipped: list[Skipped] = []
     for code in sorted(labels):
         vector = np.asarray(labels[code])
         rows = np.flatnonzero(vector >= 0)
+        X_rows = X_all if len(rows) == X_all.shape[0] else X_all[rows]
         X_weak = feature_set.transform(list(weak[code])) if weak.get(code) else None
-        result = fit_code(code, X_all[rows], vector[rows], X_weak, seed=seed, folds=folds, C=C,
+        result = fit_code(code, X_rows, vector[rows], X_weak, seed=seed, folds=folds, C=C,
                           weak_weight=weak_weight, min_positives=min_positives)
         if isinstance(result, Skipped):
             skipped.append(result)
