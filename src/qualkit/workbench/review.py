@@ -107,10 +107,13 @@ def _suggestion(row: Any) -> Suggestion:
 
 
 def review_run(study: Any, run_id: int | None = None) -> int:
-    """The run to review: ``run_id`` (a successful rules or learned run), else the latest rules run."""
+    """The run to review: ``run_id`` (a successful rules or learned run), else the latest rules run
+    of the study's declared codebook (:func:`qualkit.analysis.codings.latest_rules_run`, as reports use)."""
+    from ..analysis.codings import latest_rules_run
+
     store = study.store
     if run_id is None:
-        row = store.latest_run("rules")
+        row = latest_rules_run(study)
         if row is None:
             raise NotFoundError("this study has no rules run to review", hint="run `qualkit code` (or `qualkit run`) first")
         return int(row["id"])

@@ -114,12 +114,13 @@ def review_stats(study: Any, *, coder: str, run_id: int | None = None) -> Review
     mention; a code nobody suggested is left out.
     """
     from ..analysis.code_names import study_code_tree
+    from ..analysis.codings import latest_rules_run
 
     store = _store(study)
     name = _coder_name(coder)
     if run_id is None:
         runs = reviewed_runs(study, name)
-        latest = store.latest_run("rules")
+        latest = latest_rules_run(study)  # of the declared codebook, as reports and the review queue
         if not runs and latest is None:
             raise NotFoundError("this study has no rules run whose suggestions could be reviewed",
                                 hint="run `qualkit code` first, then review its suggestions in `qualkit serve`")

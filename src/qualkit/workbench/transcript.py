@@ -150,6 +150,13 @@ def cut_pieces(text: str, marks: list[Mark]) -> list[Piece]:
     return pieces
 
 
+def _default_run(study: Any) -> Any:
+    """The latest ok rules run of the study's declared codebook (the run reports use), or None."""
+    from ..analysis.codings import latest_rules_run  # lazy: pandas
+
+    return latest_rules_run(study)
+
+
 def list_transcripts(study: Any) -> list[dict[str, Any]]:
     """Current transcripts with participant, turns, words and the number of codings on each."""
     rows = study.store.query(
@@ -158,7 +165,7 @@ def list_transcripts(study: Any) -> list[dict[str, Any]]:
                   (SELECT COUNT(*) FROM human_codings hc WHERE hc.transcript_pk = t.pk AND hc.decision != 'rejected') AS human
            FROM transcripts t WHERE t.is_current = 1"""
     )
-    latest = study.store.latest_run("rules")
+    latest = _default_run(study)  # the study's declared codebook, as reports and the review queue
     auto: dict[int, int] = {}
     if latest is not None:
         for row in study.store.query(
@@ -175,8 +182,8 @@ def transcript_view(
 ) -> TranscriptView:
     """The current version of ``transcript_id`` with its marks.
 
-    ``run``: a run id, ``"none"`` (no automatic codings) or None (the latest rules run that coded
-    this version). ``coder``: a human coder's name, ``"none"``, or None (every human coder).
+    ``run``: a run id, ``"none"`` (no automatic codings) or None (the latest rules run of the
+    study's declared codebook when it coded this version, else the latest run that did). ``coder``: a human coder's name, ``"none"``, or None (every human coder).
     ``code``: show only this code and the codes below it in the tree.
     """
     store = study.store
@@ -197,7 +204,8 @@ def transcript_view(
         "SELECT DISTINCT coder FROM human_codings WHERE transcript_pk = ? ORDER BY coder", (pk,))]
     run_id: int | None
     if run in (None, ""):
-        run_id = runs[-1] if runs else None
+        declared = _default_run(study)  # the run reports use, when it coded this version
+        run_id = int(declared["id"]) if declared is not None and declared["id"] in runs else (runs[-1] if runs else None)
     elif str(run) == "none":
         run_id = None
     else:
