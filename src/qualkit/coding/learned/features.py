@@ -142,6 +142,7 @@ class EmbeddingFeatures:
         self.model = model
         self.store = store
         self._embedder = get_embedder(model)  # refuses anything that would need a download
+        self._dim = 0
 
     def fit(self, texts: Sequence[str]) -> None:
         self._embedder.prepare(texts)
@@ -153,10 +154,14 @@ class EmbeddingFeatures:
             matrix, _ = embed_with_cache(self.store, self._embedder, list(texts))
         else:
             matrix = self._embedder.embed(list(texts))
-        return sparse.csr_matrix(np.asarray(matrix, dtype=np.float32))
+        matrix = np.asarray(matrix, dtype=np.float32)
+        if matrix.ndim == 2 and matrix.shape[0]:
+            self._dim = int(matrix.shape[1])
+        return sparse.csr_matrix(matrix)
 
     def feature_names(self) -> list[str]:
-        return []  # dimensions name nothing a researcher can read; evidence comes from the other parts
+        # Dimensions name nothing a researcher can read: unnamed, so evidence comes from the other parts.
+        return [""] * self._dim
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "model": self.model, "cache_key": self._embedder.cache_key()}
@@ -193,16 +198,9 @@ class FeatureSet:
         return sparse.hstack([stage.transform(texts) for stage in self.stages], format="csr")
 
     def feature_names(self) -> list[str]:
-        """One name per column; unnamed columns (embedding dimensions) are ``""``."""
+        """One name per column (after fitting); unnamed columns (embedding dimensions) are ``""``."""
         if self._names is None:
-            names: list[str] = []
-            for stage in self.stages:
-                stage_names = stage.feature_names()
-                if not stage_names:
-                    width = stage.transform([""]).shape[1]
-                    stage_names = [""] * width
-                names.extend(stage_names)
-            self._names = names
+            self._names = [name for stage in self.stages for name in stage.feature_names()]
         return self._names
 
     def describe(self) -> list[dict[str, Any]]:
