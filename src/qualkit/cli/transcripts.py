@@ -13,14 +13,12 @@ from ..config import CONFIG_NAME
 from ..study import Study
 from ..transcripts_schema import (
     FileReport,
-    ImportOptions,
     get_transcript,
-    import_files,
     importer_names,
     list_transcripts,
     schema_text,
-    validate_files,
 )
+from ..transcripts_schema.file_options import CommandOptions, import_configured, validate_configured
 from ..transcripts_schema.options import ROLES
 from ._common import StudyContext, echo_json, get_study, handle_errors, json_option
 
@@ -70,20 +68,27 @@ def read_options(func: F) -> F:
     return func
 
 
-def _options(study: Study | None, params: dict[str, Any], paths: tuple[str, ...]) -> ImportOptions:
+def _command(params: dict[str, Any], paths: tuple[str, ...], allow_findings: bool = False, reason: str | None = None) -> CommandOptions:
+    """The flags as overrides of qualkit.toml (each file's [transcripts] and [[transcripts.files]] options)."""
     if (params["transcript_id"] or params["participant_id"]) and len(paths) != 1:
         raise click.UsageError("--id and --participant name one transcript: give exactly one file")
     columns = {key: params[f"csv_{key}"] for key in ("speaker", "text", "start", "end") if params.get(f"csv_{key}")}
-    return ImportOptions.from_config(
-        study.config if study else None,
-        format=params["format_"],
-        interviewers=params["interviewers"] or None,
-        speaker_roles=params["speaker_roles"] or None,
-        multi_party=params["multi_party"] or None,
-        transcript_id=params["transcript_id"],
-        participant_id=params["participant_id"],
-        max_mb=params["max_mb"],
-        csv_columns=columns or None,
+    return CommandOptions(
+        overrides={
+            "format": params["format_"],
+            "interviewers": params["interviewers"] or None,
+            "speaker_roles": params["speaker_roles"] or None,
+            "multi_party": params["multi_party"] or None,
+            "transcript_id": params["transcript_id"],
+            "participant_id": params["participant_id"],
+            "max_mb": params["max_mb"],
+            "csv_columns": columns or None,
+        },
+        allow_findings=True if allow_findings else None,
+        reason=reason if allow_findings else None,
+        participants=params["participants_csv"],
+        deny_list=params["deny_list"],
+        ner=params["ner"],
     )
 
 
@@ -142,12 +147,9 @@ def validate_command(ctx: click.Context, paths: tuple[str, ...], show_findings: 
     study = _optional_study(ctx)
     if not paths and study is None:
         raise click.UsageError("give PATH... (or run inside a study to check its [transcripts] sources)")
-    options = _options(study, params, paths)
+    command = _command(params, paths)
     with _progress(_count_inputs(paths), "Checking", not as_json) as progress:
-        reports = validate_files(
-            paths, options=options, study=study, participants_csv=params["participants_csv"],
-            deny_list=params["deny_list"], ner=params["ner"], progress=progress,
-        )
+        reports = validate_configured(paths, study=study, command=command, progress=progress)
     ok = all(report.ok for report in reports)
     if as_json:
         echo_json({"ok": ok, "files": [report.as_dict() for report in reports]})
@@ -214,7 +216,7 @@ def import_command(
     if reason and not allow_findings:
         raise click.UsageError("--reason goes with --allow-findings")
     study = get_study(ctx)
-    options = _options(study, params, paths)
+    command = _command(params, paths, allow_findings, reason)
     from ..execution.backends import backend_for_study
 
     if (workers or scheduler) and backend is None:
@@ -222,10 +224,8 @@ def import_command(
     executor = backend_for_study(study, backend, workers, scheduler)
     try:
         with _progress(_count_inputs(paths), "Importing", not as_json) as progress:
-            result = import_files(
-                study, paths, options=options, allow_findings=allow_findings, reason=reason,
-                participants_csv=params["participants_csv"], deny_list=params["deny_list"], ner=params["ner"], progress=progress,
-                backend=None if executor.name == "local" else executor,
+            result = import_configured(
+                study, paths, command=command, progress=progress, backend=None if executor.name == "local" else executor,
             )
     finally:
         executor.close()
@@ -241,7 +241,16 @@ def import_command(
             click.style(f"{item.status:<12}", fg=colour)
             + f"{item.transcript_id} v{item.version}  {item.turns} turns, {item.words:,} words  {item.file}{flag}"
         )
-    run = f" (run {result.run_id})" if result.run_id else ""
+    if len(result.groups) > 1 or any(group["rules"] for group in result.groups):
+        for group in result.groups:
+            rules = ", ".join(group["rules"]) or "[transcripts]"
+            click.echo(f"  options from {rules}: {len(group['files'])} file(s)")
+    if result.reports:
+        click.echo(
+            f"  anonymity check: name lists and context, plus NER model {', '.join(result.ner_models)}" if result.ner_models
+            else "  anonymity check: name lists and context (no NER model used)"
+        )
+    run = f" (run {result.run_id})" if len(result.run_ids) <= 1 and result.run_id else (f" (runs {', '.join(map(str, result.run_ids))})" if result.run_ids else "")
     click.secho(
         f"Imported {result.count('new')} new, {result.count('new-version')} new version(s), {result.count('unchanged')} unchanged{run}",
         bold=True,

@@ -4,16 +4,14 @@ parameters; its ``run`` calls the same library function as the matching CLI comm
 from __future__ import annotations
 
 from contextlib import contextmanager
-from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterator
 
 from .. import __version__
-from ..errors import ConfigError, InputError, PipelineError, Problem
-from ..store import canonical_json
+from ..errors import ConfigError, PipelineError, Problem
 from ..study import Study
-from ..transcripts_schema.options import ImportOptions
+from ..transcripts_schema.file_options import ImportGroup
 from .fingerprint import expand_sources, file_sha256, fingerprint, tree_sha256
 
 
@@ -86,7 +84,7 @@ class ImportStep:
         }
 
     def run(self, study: Study, upstream: dict[str, dict[str, Any]], previous: dict[str, Any] | None, inputs: dict[str, Any]) -> dict[str, Any]:
-        from ..transcripts_schema.importing import import_files
+        from ..transcripts_schema.file_options import import_groups_in_one_transaction
 
         files = self._files(study)
         settings_inputs = dict(inputs)  # the fingerprint's inputs, computed once by the pipeline
@@ -99,20 +97,9 @@ class ImportStep:
         else:
             todo = files
         groups = import_groups(study, files, todo)
-        results = []
-        with study.store.transaction():  # every group in one transaction: any refused file stores nothing
-            with _backend(study) as backend:
-                for group in groups:
-                    results.append(
-                        import_files(
-                            study, [str(path) for path in group.files], options=group.options,
-                            allow_findings=group.allow_findings, reason=group.reason or None,
-                            participants_csv=group.participants, deny_list=group.deny_list, ner=group.ner,
-                            backend=backend,
-                        )
-                    )
-            _refuse_shared_ids(groups, results)
-        run_ids = [result.run_id for result in results if result.run_id]
+        with _backend(study) as backend:  # every group in one transaction: any refused file stores nothing
+            result = import_groups_in_one_transaction(study, groups, backend=backend)
+        run_ids = result.run_ids
         kept = {_relative(study, path) for path in files}
         retired = []
         with study.store.transaction() as conn:
@@ -130,113 +117,25 @@ class ImportStep:
             "settings": settings,
             "import_run": run_ids[-1] if run_ids else None,
             "import_runs": run_ids,
-            "options": [group.as_dict(study) for group in groups],
+            "options": result.groups,
+            "ner_models": result.ner_models,
             "parsed": len(todo),
-            "new": sum(result.count("new") for result in results),
-            "new_versions": sum(result.count("new-version") for result in results),
+            "new": result.count("new"),
+            "new_versions": result.count("new-version"),
             "retired": sorted(retired),
         }
 
 
-@dataclass
-class ImportGroup:
-    """Source files read with the same import options (``[transcripts]`` plus the matching
-    ``[[transcripts.files]]`` entries)."""
-
-    files: list[Path]
-    options: ImportOptions
-    allow_findings: bool
-    reason: str
-    participants: str | None
-    deny_list: str | None
-    ner: bool | None
-    rules: list[str]
-
-    def as_dict(self, study: Study) -> dict[str, Any]:
-        """What the manifest records: the files and every option they were read with."""
-        return {
-            "files": [_relative(study, path) for path in self.files],
-            "rules": self.rules,
-            "options": self.options.as_dict(),
-            "allow_findings": self.allow_findings,
-            "reason": self.reason,
-            "participants": self.participants,
-            "deny_list": self.deny_list,
-            "ner": self.ner,
-        }
-
-
 def import_groups(study: Study, sources: list[Path], todo: list[Path]) -> list[ImportGroup]:
-    """Group the files to import (``todo``) by their effective options.
+    """Group the files to import (``todo``) by their effective options (the same resolution as
+    ``qualkit transcripts import``: :func:`qualkit.transcripts_schema.file_options.group_files`).
 
     Each ``[[transcripts.files]]`` glob must match at least one of the ``sources``, and one with
     ``id`` or ``participant`` exactly one; a mistake is a :class:`ConfigError` naming the entry.
     """
-    section = study.config.transcripts
-    matched: list[set[str]] = []
-    resolved = {str(path.resolve()) for path in sources}
-    for number, rule in enumerate(section.files, start=1):
-        hits = {str(path.resolve()) for path in expand_sources(study.root, [rule.glob])} & resolved
-        where = f"[[transcripts.files]] entry {number}"
-        if not hits:
-            raise ConfigError(
-                f"{where}: glob {rule.glob!r} matches none of the files of [transcripts] sources",
-                problems=[Problem("matches no source file", "qualkit.toml", f"{where} -> glob", "fix the glob (relative to the study folder), or add the files to [transcripts] sources")],
-            )
-        if (rule.id or rule.participant) and len(hits) != 1:
-            raise ConfigError(
-                f"{where}: id / participant name one transcript, but glob {rule.glob!r} matches {len(hits)} files",
-                problems=[Problem("id or participant for several files", "qualkit.toml", f"{where} -> glob", "make the glob name exactly one file")],
-            )
-        matched.append(hits)
-    groups: dict[str, ImportGroup] = {}
-    for path in todo:
-        key = str(path.resolve())
-        rules = [(number, rule) for number, (rule, hits) in enumerate(zip(section.files, matched), start=1) if key in hits]
-        overrides: dict[str, Any] = {}
-        allow, reason = section.allow_findings, section.reason
-        participants, deny_list, ner = None, None, None
-        for _, rule in rules:
-            for name, option in (("format", "format"), ("multi_party", "multi_party"), ("max_file_mb", "max_mb"), ("id", "transcript_id"), ("participant", "participant_id")):
-                value = getattr(rule, name)
-                if value is not None:
-                    overrides[option] = value
-            overrides["interviewers"] = tuple(overrides.get("interviewers", ())) + tuple(rule.interviewers)
-            overrides["speaker_roles"] = {**overrides.get("speaker_roles", {}), **rule.speaker_roles}
-            overrides["csv_columns"] = {**overrides.get("csv_columns", {}), **rule.csv_columns}
-            allow = rule.allow_findings if rule.allow_findings is not None else allow
-            reason = rule.reason if rule.reason is not None else reason
-            participants = str(study.path(rule.participants)) if rule.participants else participants
-            deny_list = str(study.path(rule.deny_list)) if rule.deny_list else deny_list
-            ner = rule.ner if rule.ner is not None else ner
-        options = ImportOptions.from_config(study.config, **overrides)
-        names = [f"{number}: {rule.glob}" for number, rule in rules]
-        group_key = canonical_json([options.as_dict(), allow, reason if allow else "", participants, deny_list, ner])
-        group = groups.get(group_key)
-        if group is None:
-            group = groups[group_key] = ImportGroup([], options, allow, reason if allow else "", participants, deny_list, ner, names)
-        group.files.append(path)
-        group.rules = sorted(set(group.rules) | set(names))
-    return list(groups.values())
+    from ..transcripts_schema.file_options import group_files
 
-
-def _refuse_shared_ids(groups: list[ImportGroup], results: list[Any]) -> None:
-    """Two files of different groups that became the same transcript id: refuse (rolls back)."""
-    seen: dict[str, str] = {}
-    problems = []
-    for result in results:
-        for item in result.files:
-            if item.transcript_id in seen:
-                problems.append(
-                    Problem(
-                        f"transcript id {item.transcript_id!r} is also the id of {seen[item.transcript_id]}", item.file, "",
-                        "give each file its own pseudonym label or file name, or set id in a [[transcripts.files]] entry for it",
-                    )
-                )
-            else:
-                seen[item.transcript_id] = item.file
-    if problems:
-        raise InputError(f"{len(problems)} file(s) share a transcript id with another file; nothing was stored", problems=problems)
+    return group_files(study, todo, universe=sources, strict=True)
 
 
 class CodeStep:
@@ -265,9 +164,11 @@ class CodeStep:
 
     def run(self, study: Study, upstream: dict[str, dict[str, Any]], previous: dict[str, Any] | None, inputs: dict[str, Any]) -> dict[str, Any]:
         from ..coding.rules import run_rules
+        from ..execution.progress import current_progress
 
         previous_run = previous.get("run_id") if previous else None
-        summary = run_rules(study, progress=False, reuse_run=previous_run)
+        # the rules pass draws its own bars (on a terminal) when the pipeline's caller shows progress
+        summary = run_rules(study, progress=current_progress() is not None, reuse_run=previous_run)
         return {"run_id": summary.run_id, "previous_run_id": previous_run, "applications": summary.applications}
 
 
@@ -292,9 +193,10 @@ class TopicsStep:
 
     def run(self, study: Study, upstream: dict[str, dict[str, Any]], previous: dict[str, Any] | None, inputs: dict[str, Any]) -> dict[str, Any]:
         from ..coding.topics import fit_topics
+        from ..execution.progress import current_progress
 
         with _backend(study) as backend:
-            summary = fit_topics(study, sample_size=study.config.topics.sample_size, backend=backend)
+            summary = fit_topics(study, sample_size=study.config.topics.sample_size, backend=backend, on_progress=current_progress())
         return {"run_id": summary.run_id, "status": summary.status, "reason": summary.reason, "topics": summary.n_topics}
 
 
