@@ -38,9 +38,13 @@ def run_command(ctx: click.Context, dry_run: bool, force: tuple[str, ...], no_wa
 
     if not as_json:
         click.echo(f"{'Plan for' if dry_run else 'Running'} {study.config.study.name!r}:")
-    result = run_pipeline(
-        study, dry_run=dry_run, force=force, on_step=show, wait=not no_wait, on_wait=lambda message: click.echo(message, err=True)
-    )
+    from ..execution.progress import stage_progress
+
+    with stage_progress(enabled=not as_json and not dry_run) as on_progress:
+        result = run_pipeline(
+            study, dry_run=dry_run, force=force, on_step=show, wait=not no_wait, on_wait=lambda message: click.echo(message, err=True),
+            on_progress=on_progress,
+        )
     if as_json:
         echo_json(result.as_dict())
         return

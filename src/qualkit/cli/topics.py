@@ -34,7 +34,10 @@ def fit(ctx, embedding, min_topic_size, seed, unit, reducer, clusterer, n_cluste
         study, embedding=embedding, min_topic_size=min_topic_size, seed=seed, unit=unit,
         reducer=reducer, clusterer=clusterer, n_clusters=n_clusters,
     )
-    summary = fit_topics(study, params, sample_size=sample_size or study.config.topics.sample_size)
+    from ..execution.progress import stage_progress
+
+    with stage_progress(enabled=not as_json) as on_progress:
+        summary = fit_topics(study, params, sample_size=sample_size or study.config.topics.sample_size, on_progress=on_progress)
     if as_json:
         echo_json({"ok": True, **summary.as_dict()})
         return

@@ -10,6 +10,7 @@ stderr is not a terminal (set ``TTY_COMPATIBLE=1`` to force it, e.g. in CI logs)
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import time
 from typing import Any, Iterator, Protocol
 
@@ -106,4 +107,107 @@ def progress_bar(
         progress.stop()
 
 
-__all__ = ["Advance", "progress_bar"]
+class ProgressCallback(Protocol):
+    """What a pass calls to say how far it is, without knowing how (or whether) it is shown.
+
+    ``stage`` names the part of the work ("lemmatizing", "fitting topics"); ``done`` is how many
+    of ``total`` items that stage has finished so far (``total`` None: unknown); ``words`` is the
+    number of words processed since the previous call of that stage (0: not counted).
+    """
+
+    def __call__(self, stage: str, done: int, total: int | None, words: int = 0) -> None: ...
+
+
+def no_progress(stage: str, done: int, total: int | None, words: int = 0) -> None:  # noqa: ARG001
+    """A :class:`ProgressCallback` that shows nothing."""
+    return None
+
+
+_current: contextvars.ContextVar[ProgressCallback | None] = contextvars.ContextVar("qualkit_progress", default=None)
+
+
+@contextlib.contextmanager
+def reporting(callback: ProgressCallback | None) -> Iterator[None]:
+    """Within this block, :func:`current_progress` returns ``callback`` (the pipeline sets it for its steps)."""
+    token = _current.set(callback)
+    try:
+        yield
+    finally:
+        _current.reset(token)
+
+
+def current_progress() -> ProgressCallback | None:
+    """The callback set by the innermost :func:`reporting` block, or None."""
+    return _current.get()
+
+
+@contextlib.contextmanager
+def stage_progress(*, unit: str = "segments", enabled: bool = True, console: Any = None) -> Iterator[ProgressCallback]:
+    """Render a pass's :class:`ProgressCallback` calls: one rich bar per stage, with counts and rates.
+
+    Shown on stderr when it is a terminal (as :func:`progress_bar`); otherwise the callback
+    yielded does nothing visible. The display is live only while a stage is unfinished, so other
+    progress bars (e.g. the rules pass's own) may run between stages.
+    """
+    if not enabled:
+        yield no_progress
+        return
+    from rich.console import Console
+
+    console = console if console is not None else Console(stderr=True)
+    if not console.is_terminal:
+        yield no_progress
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    live: dict[str, Any] = {"progress": None, "tasks": {}, "words": {}}
+    last = 0.0
+
+    def start() -> Any:
+        progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn(unit),
+            _rate_column(unit),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        )
+        progress.start()
+        live.update(progress=progress, tasks={}, words={})
+        return progress
+
+    def callback(stage: str, done: int, total: int | None, words_now: int = 0) -> None:
+        nonlocal last
+        progress = live["progress"] or start()
+        tasks, words = live["tasks"], live["words"]
+        if stage not in tasks:
+            for other in tasks.values():  # a new stage: the earlier ones are over
+                task = progress.tasks[other]
+                if task.total is not None and task.completed < task.total:
+                    progress.update(other, completed=task.total)
+                progress.stop_task(other)
+            tasks[stage] = progress.add_task(stage, total=total, words=0)
+            words[stage] = 0
+        words[stage] += words_now
+        progress.update(tasks[stage], completed=done, total=total, words=words[stage])
+        if total is not None and done >= total and all(task.finished for task in progress.tasks):
+            progress.stop()  # every stage so far is done: leave the lines, free the terminal
+            live["progress"] = None
+            return
+        now = time.monotonic()
+        if now - last > 0.25:
+            last = now
+            progress.refresh()
+
+    try:
+        yield callback
+    finally:
+        if live["progress"] is not None:
+            live["progress"].stop()
+
+
+__all__ = [
+    "Advance", "ProgressCallback", "current_progress", "no_progress", "progress_bar", "reporting", "stage_progress",
+]

@@ -117,12 +117,14 @@ def run_pipeline(
     on_step: Callable[[StepPlan], None] | None = None,
     wait: bool = True,
     on_wait: Callable[[str], None] | None = None,
+    on_progress: Callable[..., None] | None = None,
 ) -> PipelineResult:
     """Bring every output of the study up to date, running only steps whose inputs changed.
 
     One writer at a time: a run holds the study's pipeline lock (see :mod:`.lock`); a second
     run waits for it (``on_wait`` gets a message) or, with ``wait=False``, refuses.
-    A dry run only reads and takes no lock.
+    A dry run only reads and takes no lock. ``on_progress`` (a
+    :class:`qualkit.execution.progress.ProgressCallback`) hears the progress of long steps.
     """
     from .steps import default_steps
 
@@ -135,7 +137,9 @@ def run_pipeline(
         return _run_steps(study, steps, dry_run=True, force=force, on_step=on_step)
     from .lock import pipeline_lock
 
-    with pipeline_lock(study.store_path.parent, wait=wait, on_wait=on_wait):
+    from ..execution.progress import reporting
+
+    with pipeline_lock(study.store_path.parent, wait=wait, on_wait=on_wait), reporting(on_progress):
         return _run_steps(study, steps, dry_run=False, force=force, on_step=on_step)
 
 

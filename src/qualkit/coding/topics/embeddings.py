@@ -22,7 +22,7 @@ import importlib
 import importlib.util
 import os
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Any, Protocol, Sequence
 
 import numpy as np
 
@@ -64,11 +64,21 @@ class Embedder(Protocol):
         """Embed single words or phrases (for MMR term refinement)."""
 
 
-def lemmatize(texts: Sequence[str]) -> list[str]:
-    """Lowercased lemmas joined by spaces (the rules pass's pipeline): 'requests' -> 'request'."""
+def lemmatize(texts: Sequence[str], on_progress: Any = None) -> list[str]:
+    """Lowercased lemmas joined by spaces (the rules pass's pipeline): 'requests' -> 'request'.
+
+    ``on_progress(stage, done, total, words)``, when given, hears every 256 texts."""
     from ..nlp import get_nlp
 
-    return [" ".join(token.lemma_ for token in doc if not token.is_space) for doc in get_nlp().pipe(texts, batch_size=256)]
+    result: list[str] = []
+    words = 0
+    for doc in get_nlp().pipe(texts, batch_size=256):
+        result.append(" ".join(token.lemma_ for token in doc if not token.is_space))
+        words += len(doc)
+        if on_progress is not None and (len(result) % 256 == 0 or len(result) == len(texts)):
+            on_progress("lemmatizing", len(result), len(texts), words)
+            words = 0
+    return result
 
 
 class TfidfSvdEmbedder:
@@ -89,6 +99,8 @@ class TfidfSvdEmbedder:
         self._corpus_hash = ""
         self._vectorizer = None
         self._svd = None
+        self._lemmas: dict[str, str] = {}  # the texts prepare() lemmatized, so embed() does not do it again
+        self.on_progress: Any = None  # on_progress(stage, done, total, words), see qualkit.execution.progress
 
     def _new_vectorizer(self, min_df: int, vocabulary: Sequence[str] | None = None):  # type: ignore[no-untyped-def]
         from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
@@ -102,6 +114,10 @@ class TfidfSvdEmbedder:
             sublinear_tf=True,
         )
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (e.g. for a Dask worker) without the lemma memo and the progress callback."""
+        return {**self.__dict__, "_lemmas": {}, "on_progress": None}
+
     def prepare(self, texts: Sequence[str], groups: Sequence[str] | None = None) -> None:
         from sklearn.decomposition import TruncatedSVD
 
@@ -113,7 +129,8 @@ class TfidfSvdEmbedder:
             if groups is not None:
                 digest.update(f"\x00{groups[index]}\x00".encode())
         self._corpus_hash = digest.hexdigest()[:16]
-        lemmatized = lemmatize(texts)
+        lemmatized = lemmatize(texts, self.on_progress)
+        self._lemmas = dict(zip(texts, lemmatized))
         self._vectorizer = self._new_vectorizer(2 if len(texts) >= 20 else 1)
         try:
             matrix = self._vectorizer.fit_transform(lemmatized)
@@ -137,7 +154,10 @@ class TfidfSvdEmbedder:
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if self._vectorizer is None or self._svd is None:
             raise RuntimeError("call prepare() before embed()")
-        vectors = self._svd.transform(self._vectorizer.transform(lemmatize(texts))).astype(np.float32)
+        missing = [text for text in dict.fromkeys(texts) if text not in self._lemmas]
+        lemmas = dict(zip(missing, lemmatize(missing))) if missing else {}
+        lemmatized = [self._lemmas[text] if text in self._lemmas else lemmas[text] for text in texts]
+        vectors = self._svd.transform(self._vectorizer.transform(lemmatized)).astype(np.float32)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         norms[norms == 0] = 1.0
         return vectors / norms

@@ -314,6 +314,7 @@ def fit_topics(
     progress: bool = False,
     sample_size: int | None = None,
     backend: Any = None,
+    on_progress: Any = None,
 ) -> TopicRunSummary:
     """Fit a topic model over the study's participant segments and record a ``topics`` run.
 
@@ -322,6 +323,9 @@ def fit_topics(
     than ``sample_size`` segments the model is fitted on a seeded sample and every other segment
     is assigned to its nearest topic (:func:`qualkit.coding.topics.scale.fit_topics_sampled`,
     which embeds on ``backend``).
+
+    ``on_progress(stage, done, total, words=0)`` (see :class:`qualkit.execution.progress.ProgressCallback`)
+    hears each stage of the fit with counts of segments: the caller decides how to show it.
     """
     from ..segment import normalize_unit
 
@@ -336,17 +340,26 @@ def fit_topics(
     if sample_size is not None and len(segments) > sample_size:
         from .scale import fit_topics_sampled
 
-        return fit_topics_sampled(study, params, sample_size=sample_size, backend=backend, progress=progress)
-    return fit_segments(study, segments, params, progress=progress, started=started)
+        return fit_topics_sampled(study, params, sample_size=sample_size, backend=backend, progress=progress, on_progress=on_progress)
+    return fit_segments(study, segments, params, progress=progress, started=started, on_progress=on_progress)
 
 
-def fit_segments(study: Study, segments: list[dict[str, Any]], params: TopicParameters, *, progress: bool = False, started: float | None = None) -> TopicRunSummary:
+def fit_segments(
+    study: Study, segments: list[dict[str, Any]], params: TopicParameters, *, progress: bool = False, started: float | None = None,
+    on_progress: Any = None,
+) -> TopicRunSummary:
     """Fit and store a topics run over given segments (rows of :func:`participant_segments`)."""
     with small_fit_threads(len(segments)):
-        return _fit_segments(study, segments, params, progress=progress, started=started)
+        return _fit_segments(study, segments, params, progress=progress, started=started, on_progress=on_progress)
 
 
-def _fit_segments(study: Study, segments: list[dict[str, Any]], params: TopicParameters, *, progress: bool, started: float | None) -> TopicRunSummary:
+def _fit_segments(
+    study: Study, segments: list[dict[str, Any]], params: TopicParameters, *, progress: bool, started: float | None, on_progress: Any
+) -> TopicRunSummary:
+    def stage(name: str, done: int, total: int | None) -> None:
+        if on_progress is not None:
+            on_progress(name, done, total, 0)
+
     timings: dict[str, float] = {}
     started = time.perf_counter() if started is None else started
     texts = [segment["text"] for segment in segments]
@@ -365,19 +378,25 @@ def _fit_segments(study: Study, segments: list[dict[str, Any]], params: TopicPar
         return _skip(f"only {distinct} distinct participant segments, at least {minimum} needed", len(texts), params)
 
     embedder = get_embedder(params.embedding, seed=params.seed)
+    if on_progress is not None and hasattr(embedder, "on_progress"):
+        embedder.on_progress = on_progress
     numba_cache(study)
     t0 = time.perf_counter()
+    stage("loading the topic model", 0, len(texts))
     BERTopic, BaseEmbedder, MaximalMarginalRelevance = _import_bertopic(params)
     from sklearn.feature_extraction.text import CountVectorizer
 
     timings["import_s"] = time.perf_counter() - t0
+    stage("loading the topic model", len(texts), len(texts))
 
     t0 = time.perf_counter()
     try:
         embedder.prepare(texts, groups=segment_groups(segments))
     except ValueError as error:  # TF-IDF with an empty vocabulary (stop words only)
         return _skip(f"the segments have no words to model: {error}", len(texts), params)
+    stage("embedding", 0, len(texts))
     embeddings, computed = embed_with_cache(study.store, embedder, texts)
+    stage("embedding", len(texts), len(texts))
     timings["embed_s"] = time.perf_counter() - t0
 
     class _Backend(BaseEmbedder):  # lets BERTopic's MMR embed candidate terms with our backend
@@ -403,6 +422,7 @@ def _fit_segments(study: Study, segments: list[dict[str, Any]], params: TopicPar
         verbose=progress,
     )
     t0 = time.perf_counter()
+    stage("fitting topics", 0, len(fit_index))
     try:
         fitted, fitted_probabilities = model.fit_transform([texts[i] for i in fit_index], embeddings=embeddings[fit_index])
     except ValueError as error:  # e.g. a vocabulary left empty by stop words and min_df
@@ -418,18 +438,23 @@ def _fit_segments(study: Study, segments: list[dict[str, Any]], params: TopicPar
             len(texts), params,
         )
 
+    stage("fitting topics", len(fit_index), len(fit_index))
     topics = _describe_topics(model, assignments, embeddings, segments, params)
     from .alignment import align_topics
 
     t0 = time.perf_counter()
+    stage("aligning topics with the codebook", 0, len(texts))
     alignment = align_topics(study, topics, segments, assignments)
+    stage("aligning topics with the codebook", len(texts), len(texts))
     timings["align_s"] = time.perf_counter() - t0
     timings["total_s"] = time.perf_counter() - started
 
     import bertopic
 
     parameters = {**params.as_dict(), "bertopic_version": bertopic.__version__, "embedding_key": embedder.cache_key()}
+    stage("storing", 0, len(segments))
     run_id = _store_run(study, parameters, topics, alignment, segments, assignments, probabilities, timings, computed)
+    stage("storing", len(segments), len(segments))
     n_topics = sum(1 for topic in topics if topic["topic"] != -1)
     outliers = float(np.mean(assignments == -1))
     return TopicRunSummary(

@@ -113,6 +113,7 @@ def fit_topics_sampled(
     sample_size: int = DEFAULT_SAMPLE_SIZE,
     backend: Any = None,
     progress: bool = False,
+    on_progress: Any = None,
 ) -> TopicRunSummary:
     """Fit topics on a seeded sample of at most ``sample_size`` segments and assign all segments.
 
@@ -132,11 +133,11 @@ def fit_topics_sampled(
     segments = participant_segments(study, params.unit)
     timings: dict[str, float] = {"segments_s": time.perf_counter() - started}
     if len(segments) <= sample_size:
-        return fit_segments(study, segments, params, progress=progress, started=started)
+        return fit_segments(study, segments, params, progress=progress, started=started, on_progress=on_progress)
 
     chosen = seeded_sample(len(segments), sample_size, params.seed)
     sample = [segments[i] for i in chosen]
-    summary = fit_segments(study, sample, params, progress=progress, started=started)
+    summary = fit_segments(study, sample, params, progress=progress, started=started, on_progress=on_progress)
     if summary.status != "ok" or summary.run_id is None:
         return summary
     run_id = summary.run_id
@@ -198,7 +199,10 @@ def fit_topics_sampled(
             )
             for segment, topic in zip(chunk, topics):
                 assigned[int(segment["pk"])] = int(topic)
-            advance(len(chunk), sum(len(segment["text"].split()) for segment in chunk))
+            chunk_words = sum(len(segment["text"].split()) for segment in chunk)
+            advance(len(chunk), chunk_words)
+            if on_progress is not None:
+                on_progress("assigning topics", len(assigned), len(rest), chunk_words)
         topic_of = {**fitted, **assigned}
         _update_topic_sizes(conn, run_id, segments, topic_of)
     timings["assign_s"] = time.perf_counter() - t0
