@@ -269,3 +269,17 @@ def test_minilm_embeddings_are_features_and_cached(learned_study):
     second = run_learned(learned_study, embedding="minilm")
     assert learned_study.store.query("SELECT COUNT(*) AS n FROM embeddings WHERE backend = 'st:minilm'")[0]["n"] == cached
     assert _applications(learned_study, first.run_id) == _applications(learned_study, second.run_id)
+
+
+def test_uncertainty_order_fits_the_review_queue(learned_study):
+    from types import SimpleNamespace
+
+    from qualkit.coding.learned.active import order_suggestions, uncertainty_order
+
+    run_id = run_learned(learned_study).run_id
+    pks = [r["pk"] for r in learned_study.store.query("SELECT pk FROM code_applications WHERE run_id = ? ORDER BY pk", (run_id,))]
+    items = [SimpleNamespace(pk=pk, run_id=run_id) for pk in pks]
+    ordered = uncertainty_order(learned_study, items)
+    assert sorted(item.pk for item in ordered) == pks  # nothing lost, nothing added
+    expected = order_suggestions(learned_study, run_id)
+    assert [item.pk for item in ordered][: len(expected)] == expected

@@ -188,6 +188,20 @@ def order_suggestions(study: Any, run_id: int, *, coder: str | None = None, seed
     return [item.application_pk for item in rank_suggestions(study, run_id, coder=coder, seed=seed, limit=limit)]
 
 
+def uncertainty_order(study: Any, items: list[Any]) -> list[Any]:
+    """Reorder review-queue items (anything with ``pk`` and ``run_id``: the workbench's suggestions)
+    into active-learning order; items already decided (by any coder) keep their order at the end.
+
+    Shaped for ``qualkit.workbench.review.register_ordering("uncertainty", uncertainty_order)``.
+    """
+    rank: dict[int, int] = {}
+    for run_id in sorted({item.run_id for item in items}):
+        for ranked in rank_suggestions(study, run_id):
+            rank.setdefault(ranked.application_pk, len(rank))
+    head = sorted((item for item in items if item.pk in rank), key=lambda item: rank[item.pk])
+    return head + [item for item in items if item.pk not in rank]
+
+
 def _decided(store: Any, coder: str | None, unit: str) -> dict[str, set[Any]]:
     where, params = ("WHERE hc.coder = ?", (unit, coder)) if coder else ("", (unit,))
     rows = store.query(
@@ -212,4 +226,5 @@ def _models(training: Any, seed: int) -> Any:
     return _MODEL_CACHE[key]
 
 
-__all__ = ["CodeNeed", "RankedSuggestion", "SPREAD_WINDOW", "decisions_needed", "order_suggestions", "rank_suggestions"]
+__all__ = ["CodeNeed", "RankedSuggestion", "SPREAD_WINDOW", "decisions_needed", "order_suggestions", "rank_suggestions",
+           "uncertainty_order"]
