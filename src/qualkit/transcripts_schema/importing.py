@@ -714,7 +714,11 @@ def import_files(
             run_id = store.start_run("import", parameters)
             store.finish_run(
                 run_id,
-                manifest={"files": [item.as_dict() for item in imported], "importers": importer_names()},
+                manifest={
+                    "files": [item.as_dict() for item in imported], "importers": importer_names(),
+                    # the NER model the anonymity check used (None: name lists and context only)
+                    "ner_models": sorted({str(r.anonymity.ner_model) for r in reports if r.anonymity is not None and r.anonymity.ner_model}),
+                },
             )
     return ImportResult(imported, run_id, reports)
 
