@@ -169,11 +169,13 @@ def _close_study(_exc: BaseException | None) -> None:
 # --------------------------------------------------------------------------- security
 
 
-def _refuse(status: int, message: str, hint: str) -> Response:
+def _refuse(status: int, message: str, hint: str, *, home: bool = False) -> Response:
+    """A refusal: JSON for scripts, else a bare page (with a link home when ``home``: the visitor holds the token)."""
     if wants_json():
         response = jsonify({"ok": False, "error": {"message": message, "hint": hint}})
     else:
-        response = Response(render_template("refused.html.j2", message=message, hint=hint, title="Refused"), mimetype="text/html")
+        page = render_template("refused.html.j2", message=message, hint=hint, title="Refused", home=home)
+        response = Response(page, mimetype="text/html")
     response.status_code = status
     return response
 
@@ -219,8 +221,13 @@ def _headers(response: Response) -> Response:
 # --------------------------------------------------------------------------- errors
 
 
+def error_status(error: QualkitError) -> int:
+    """The HTTP status of a refused request: 404 not found, 409 conflict (a stale page), else 400."""
+    return 404 if isinstance(error, NotFoundError) else 409 if isinstance(error, ConflictError) else 400
+
+
 def _qualkit_error(error: QualkitError) -> Any:
-    status = 404 if isinstance(error, NotFoundError) else 409 if isinstance(error, ConflictError) else 400
+    status = error_status(error)
     if wants_json():
         response = jsonify({"ok": False, "error": error.as_dict()})
         response.status_code = status
@@ -229,7 +236,7 @@ def _qualkit_error(error: QualkitError) -> Any:
 
 
 def _not_found(_error: Exception) -> Any:
-    return _refuse(404, f"no page {request.path}", "use the navigation bar")
+    return _refuse(404, f"no page {request.path}", "the workbench's pages are linked from its transcripts page", home=True)
 
 
 def _method_not_allowed(_error: Exception) -> Any:

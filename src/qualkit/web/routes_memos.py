@@ -11,9 +11,9 @@ from typing import Any
 
 from flask import Blueprint, redirect, request, url_for
 
-from ..errors import InputError
+from ..errors import InputError, QualkitError
 from ..workbench.memos import TARGET_KINDS, add_memo, delete_memo, edit_memo, list_memos, search_memos
-from .app import coder, json_ok, render, study
+from .app import coder, error_status, json_ok, render, study
 
 bp = Blueprint("memos", __name__)
 
@@ -42,19 +42,26 @@ def _filters() -> dict[str, Any]:
     return {name: request.args.get(name) or None for name in FILTERS}
 
 
+PREFILL = ("code", "transcript", "turn", "coding", "title", "text")
+
+
 @bp.get("/memos")
 def index() -> object:
+    return _page({name: request.args.get(f"new_{name}", "") for name in PREFILL})
+
+
+def _page(prefill: dict[str, str], problem: QualkitError | None = None, status: int = 200) -> object:
+    """The memos page; ``prefill`` fills the new-memo form (``problem``: why the last one was not saved)."""
     query = (request.args.get("q") or "").strip()
     filters = _filters()
     memos = search_memos(study(), query, **filters) if query else list_memos(study(), **filters)
-    prefill = {name: request.args.get(f"new_{name}", "") for name in ("code", "transcript", "turn", "coding")}
     from ..workbench.codes import code_catalogue
     from ..workbench.transcript import list_transcripts
 
     return render(
-        "memos.html.j2", memos=memos, q=query, filters=filters, kinds=TARGET_KINDS, prefill=prefill,
-        code_ids=sorted(code_catalogue(study())), transcript_ids=[row["id"] for row in list_transcripts(study())],
-        title="Memos",
+        "memos.html.j2", status=status, memos=memos, q=query, filters=filters, kinds=TARGET_KINDS, prefill=prefill,
+        problem=problem, code_ids=sorted(code_catalogue(study())),
+        transcript_ids=[row["id"] for row in list_transcripts(study())], title="Memos",
     )
 
 
@@ -69,7 +76,10 @@ def _add(data: Any, *, turn_from: int) -> Any:
 
 @bp.post("/memos")
 def create() -> object:
-    memo = _add(request.form, turn_from=1)
+    try:
+        memo = _add(request.form, turn_from=1)
+    except QualkitError as error:  # the form comes back as typed, with the problem: no memo is lost
+        return _page({name: str(request.form.get(name) or "") for name in PREFILL}, problem=error, status=error_status(error))
     return redirect(url_for("memos.index") + f"#memo-{memo.pk}", code=303)
 
 

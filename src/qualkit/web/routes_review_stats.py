@@ -20,5 +20,5 @@ def index() -> object:
     stats = review_stats(study(), coder=who, run_id=int(run) if run else None)
     return render(
         "review_stats.html.j2", stats=stats, runs=reviewed_runs(study(), stats.coder),
-        reviewers=sorted({*reviewers(study()), coder()}), title="Agreement at a glance",
+        reviewers=sorted({*reviewers(study()), coder(), stats.coder}), title="Agreement at a glance",
     )

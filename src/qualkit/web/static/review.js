@@ -8,6 +8,14 @@
   const note = sessionStorage.getItem("qk-flash");
   if (note) { sessionStorage.removeItem("qk-flash"); QK.flash(note); }
 
+  /* A long turn scrolls inside its box: bring the suggested span into view (a third from the top). */
+  const turnBox = document.getElementById("turntext");
+  const suggested = turnBox && turnBox.querySelector("mark.suggested");
+  if (suggested && turnBox.scrollHeight > turnBox.clientHeight) {
+    const offset = suggested.getBoundingClientRect().top - turnBox.getBoundingClientRect().top;
+    turnBox.scrollTop += offset - turnBox.clientHeight / 3;
+  }
+
   async function undo() {
     try {
       const body = await QK.post("/api/undo");

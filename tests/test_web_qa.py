@@ -1,0 +1,67 @@
+"""Rough edges found by trying the workbench as a researcher (in-process, Flask's test client):
+a memo refused for a bad target comes back as typed, a missing page links home, the agreement
+page of a coder who has decided nothing says so."""
+
+from __future__ import annotations
+
+import pytest
+from bs4 import BeautifulSoup
+
+from qualkit.web import create_app
+from workbench_fixture import build_workbench_study
+
+TOKEN = "qa-token"
+
+
+@pytest.fixture
+def client(study):
+    build_workbench_study(study)
+    app = create_app(study.root, coder="reviewer", token=TOKEN)
+    client = app.test_client()
+    client.get(f"/?token={TOKEN}")
+    client.csrf = app.config["WORKBENCH"].csrf
+    return client
+
+
+def _soup(response) -> BeautifulSoup:
+    return BeautifulSoup(response.get_data(as_text=True), "html.parser")
+
+
+def test_a_refused_memo_comes_back_as_typed_with_the_problem(client, study):
+    text = "A long thought about P1 <and> its hedging,\nwritten before noticing the typo in the transcript id."
+    response = client.post("/memos", data={
+        "csrf": client.csrf, "transcript": "P99", "turn": "2", "title": "Hedging & doubt", "text": text})
+    assert response.status_code == 404
+    soup = _soup(response)
+    assert "no transcript 'P99'" in soup.select_one("#memo-problem").get_text()
+    form = soup.select_one("#new-memo")
+    assert form.has_attr("open")
+    assert form.select_one("textarea[name=text]").get_text() == text  # nothing the researcher wrote is lost
+    assert form.select_one("input[name=title]")["value"] == "Hedging & doubt"
+    assert form.select_one("input[name=transcript]")["value"] == "P99"
+    assert form.select_one("input[name=turn]")["value"] == "2"
+    assert study.store.query("SELECT COUNT(*) FROM memos")[0][0] == 0
+    bad_turn = client.post("/memos", data={"csrf": client.csrf, "transcript": "P1", "turn": "two", "text": "x"})
+    assert bad_turn.status_code == 400 and "is not a number" in _soup(bad_turn).select_one("#memo-problem").get_text()
+
+
+def test_a_missing_page_links_home_only_for_the_token_holder(client, study):
+    response = client.get("/agreement")
+    assert response.status_code == 404
+    soup = _soup(response)
+    assert "no page /agreement" in soup.h1.get_text()
+    assert soup.select_one("main a[href='/']") is not None
+    assert soup.select_one("link[rel=icon]")["href"] == "data:,"  # no request for /favicon.ico
+    stranger = create_app(study.root, coder="reviewer", token=TOKEN).test_client()
+    refused = stranger.get("/agreement")
+    assert refused.status_code == 403 and _soup(refused).select_one("main a[href='/']") is None
+
+
+def test_agreement_page_of_a_coder_without_decisions(client):
+    soup = _soup(client.get("/review/stats?coder=bob"))
+    assert soup.select_one("select[name=coder] option[selected]")["value"] == "bob"
+    note = soup.select_one("#nothing-reviewed").get_text(" ", strip=True)
+    assert "human:bob has not decided on any suggestion" in note and "human:reviewer" in note
+    own = _soup(client.get("/review/stats"))
+    assert own.select_one("select[name=coder] option[selected]")["value"] == "reviewer"
+    assert own.select_one("#nothing-reviewed") is not None
