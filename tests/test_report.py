@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from qualkit.cli import main
 from qualkit.reports import build_report, context as ctx_mod
-from qualkit.reports.build import TEMPLATES, build_context
+from qualkit.reports.build import TEMPLATES, build_context, template_environment
 
 GOLDEN = Path(__file__).parent / "golden" / "tiny_report.md"
 TEMPLATE_DIR = Path(ctx_mod.__file__).parent / "templates"
@@ -177,6 +177,7 @@ def test_every_context_field_is_documented():
 def test_templates_use_exactly_the_documented_context(fmt):
     source = (TEMPLATE_DIR / TEMPLATES[fmt]).read_text(encoding="utf-8")
     env = jinja2.Environment()
+    env.filters.update(template_environment(None, fmt).filters)  # the report's own filters (participants, ...)
     used = jinja2.meta.find_undeclared_variables(env.parse(source))
     assert used == {f.name for f in dataclasses.fields(ctx_mod.ReportContext)}
     # attributes used on top-level dataclass fields exist
@@ -238,3 +239,23 @@ def test_participant_heatmap_is_capped_for_large_corpora():
     chart = charts.matrix_chart(counts, {"a": "Code A", "b": "Code B"})
     assert f"Shown for the {charts.MAX_MATRIX_PARTICIPANTS} participants with the most coded segments of 60" in chart.caption
     assert ">P60<" in chart.svg and ">P1<" not in chart.svg  # P60 has the most segments, P1 the fewest
+
+
+def test_participant_lists_longer_than_a_dozen_collapse_to_a_count() -> None:
+    from bs4 import BeautifulSoup
+
+    from qualkit.reports.build import MAX_LISTED_PARTICIPANTS, participants_html, participants_md
+
+    short = "(" + ", ".join(f"P{i}" for i in range(1, MAX_LISTED_PARTICIPANTS + 1)) + ")"
+    long = "(" + ", ".join(f"P{i}" for i in range(1, 301)) + ")"
+    soup = BeautifulSoup(str(participants_html(short)), "html.parser")
+    assert soup.select_one("span.participant-list").get_text() == short and not soup.select("details")
+    soup = BeautifulSoup(str(participants_html(long)), "html.parser")
+    details = soup.select_one("details.participant-list")
+    assert details.summary.get_text() == "300 participants"
+    assert details.select_one(".ids").get_text() == long  # the whole list, one click away
+    topic = BeautifulSoup(str(participants_html("40 participants " + long)), "html.parser")
+    assert topic.summary.get_text() == "40 participants"
+    assert "P1, P2" not in str(participants_md(long)) and "300 participants" in str(participants_md(long))
+    assert "code\\_frequency" in str(participants_md(long))  # points the reader to the exports
+    assert str(participants_md(short)) == short

@@ -116,6 +116,48 @@ def md_escape(value: Any) -> Any:
     return re.sub(r"([\\`*_\[\]|#])", r"\\\1", text)
 
 
+#: A participant list longer than this collapses to a count (the full list one click away in HTML,
+#: in the exports for Markdown).
+MAX_LISTED_PARTICIPANTS = 12
+#: Where the Markdown report sends a reader for a collapsed list.
+FULL_LISTS_IN = "the exported tables (code_frequency: participant_list)"
+
+
+_LISTED = re.compile(r"^(?P<prefix>[^()]*?)\s*\((?P<ids>[^()]*)\)\s*$")
+
+
+def _split_list(text: str) -> tuple[str, list[str]]:
+    """``"3 participants (P2, P3, P8)"`` -> ``("3 participants", ["P2", "P3", "P8"])``; ``"(P1)"`` -> ``("", ["P1"])``."""
+    match = _LISTED.match(text)
+    if match is None:
+        return text, []
+    return match["prefix"], [part for part in (p.strip() for p in match["ids"].split(",")) if part]
+
+
+def participants_html(value: Any, css_class: str = "participant-list") -> Markup:
+    """A participant list "(P1, P3)" as HTML: as it is up to :data:`MAX_LISTED_PARTICIPANTS` ids,
+    else a ``<details>`` whose summary is the count and whose body is the whole list."""
+    text = _text(value)
+    prefix, ids = _split_list(text)
+    if len(ids) <= MAX_LISTED_PARTICIPANTS:
+        return Markup('<span class="{}">{}</span>').format(css_class, text)
+    summary = prefix or f"{len(ids):,} participants"
+    listed = f"({', '.join(ids)})"
+    return Markup('<details class="{} collapsed"><summary>{}</summary><span class="ids">{}</span></details>').format(
+        css_class, summary, listed
+    )
+
+
+def participants_md(value: Any) -> Markup:
+    """A participant list for Markdown: as it is up to :data:`MAX_LISTED_PARTICIPANTS` ids, else the count."""
+    text = _text(value)
+    prefix, ids = _split_list(text)
+    if len(ids) <= MAX_LISTED_PARTICIPANTS:
+        return Markup(md_escape(text))
+    summary = prefix or f"{len(ids):,} participants"
+    return Markup(md_escape(f"({summary}: the full list is in {FULL_LISTS_IN})"))
+
+
 def template_environment(study: Any | None, fmt: str) -> jinja2.Environment:
     """The jinja2 environment: the study's ``reports/templates/`` first, then the package's."""
     loaders: list[jinja2.BaseLoader] = []
@@ -137,6 +179,7 @@ def template_environment(study: Any | None, fmt: str) -> jinja2.Environment:
         env = jinja2.Environment(autoescape=False, finalize=md_escape, **options)
     env.filters["percent"] = lambda v: f"{float(v) * 100:.0f}%"
     env.filters["md_cell"] = md_escape
+    env.filters["participants"] = participants_html if fmt == "html" else participants_md
     return env
 
 
