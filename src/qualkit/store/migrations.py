@@ -242,6 +242,24 @@ MIGRATIONS: list[Migration] = [
         CREATE INDEX runs_kind_status ON runs(kind, status);
         """,
     ),
+    Migration(
+        "0004_workbench_undo",
+        """
+        -- The workbench's undo history, kept in the store so that it survives a restart of
+        -- `qualkit serve`: one row per change a coder made (code, decide, remove, respan), newest
+        -- last; `change` is JSON: the human_codings pks it inserted and the rows as they were
+        -- before. Undoing a change deletes its row; only the last few per coder are kept.
+        CREATE TABLE workbench_changes (
+            pk         INTEGER PRIMARY KEY,
+            coder      TEXT NOT NULL,
+            action     TEXT NOT NULL,
+            summary    TEXT NOT NULL,
+            change     TEXT NOT NULL,                    -- JSON
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX workbench_changes_coder ON workbench_changes(coder, pk);
+        """,
+    ),
 ]
 
 

@@ -27,7 +27,7 @@ from flask import Flask, Response, g, jsonify, redirect, render_template, reques
 
 from ..errors import ConflictError, NotFoundError, QualkitError
 from ..study import Study
-from ..workbench.edits import Change, UndoStack
+from ..workbench.edits import Change, remember
 from ..workbench.transcript import format_time
 
 #: Pages: (module in qualkit.web, nav label or None, endpoint the nav links to).
@@ -82,7 +82,6 @@ def create_app(study_root: str | Path, *, coder: str, token: str | None = None, 
     settings = WorkbenchSettings(root, coder, token or secrets.token_urlsafe(24), hosts)
     app = Flask(__name__, static_folder="static", template_folder="templates")
     app.config["WORKBENCH"] = settings
-    app.extensions["qualkit_undo"] = UndoStack()
     app.config["MAX_CONTENT_LENGTH"] = 2 * 1024 * 1024
     app.jinja_env.autoescape = True  # also for .j2 templates
     app.jinja_env.trim_blocks = True
@@ -130,17 +129,9 @@ def coder() -> str:
     return settings().coder
 
 
-def undo_stack() -> UndoStack:
-    """The app's undo stack (the last changes of each coder)."""
-    from flask import current_app
-
-    return current_app.extensions["qualkit_undo"]
-
-
 def record(change: Change) -> Change:
-    """Remember a change for undo; returns it."""
-    undo_stack().push(change)
-    return change
+    """Remember a change for undo, in the store (it survives a restart); returns it."""
+    return remember(study(), change)
 
 
 def wants_json() -> bool:

@@ -9,8 +9,8 @@ from flask import Blueprint, request
 
 from ..errors import InputError
 from ..workbench.codes import add_code, code_catalogue
-from ..workbench.edits import add_coding, remove_coding, respan_coding
-from .app import coder, json_ok, record, study, undo_stack
+from ..workbench.edits import add_coding, remove_coding, respan_coding, undo_last
+from .app import coder, json_ok, record, study
 
 bp = Blueprint("coding", __name__)
 
@@ -78,4 +78,5 @@ def respan(coding_pk: int) -> object:
 
 @bp.post("/api/undo")
 def undo() -> object:
-    return json_ok(message=undo_stack().undo_last(study(), coder()))
+    """Undo the coder's last change (kept in the store: a restart of the server does not lose it)."""
+    return json_ok(message=undo_last(study(), coder()))

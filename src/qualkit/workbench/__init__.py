@@ -8,13 +8,13 @@ scripts call the same functions. Everything here returns data and prints nothing
 - :mod:`.review`: the review queue (:func:`suggestions`, :func:`queue_position`, :func:`decide`,
   :func:`review_progress`, :func:`review_decisions`, orderings via :func:`register_ordering`);
 - :mod:`.edits`: :func:`add_coding`, :func:`remove_coding`, :func:`respan_coding`, :func:`undo`,
-  :class:`UndoStack`;
+  :func:`remember` and :func:`undo_last` (undo history in the store), :class:`UndoStack`;
 - :mod:`.codes`: :func:`code_catalogue`, :func:`add_code` (the codebook extension file);
 - :mod:`.lock`: :class:`ServeLock`, one ``qualkit serve`` per study.
 """
 
 from .codes import EXTENSION_FILE, CodeInfo, add_code, check_codes, code_catalogue, study_codebook
-from .edits import Change, UndoStack, add_coding, check_coder, remove_coding, respan_coding, undo
+from .edits import Change, UndoStack, add_coding, check_coder, remember, remove_coding, respan_coding, undo, undo_last
 from .lock import ServeLock
 from .review import (
     ORDERINGS,
@@ -34,6 +34,7 @@ from .transcript import TranscriptView, list_transcripts, transcript_view
 __all__ = [
     "EXTENSION_FILE", "ORDERINGS", "Change", "CodeInfo", "QueuePosition", "ReviewProgress", "ServeLock", "Suggestion",
     "TranscriptView", "UndoStack", "add_code", "add_coding", "check_codes", "check_coder", "code_catalogue", "decide",
-    "list_transcripts", "queue_position", "register_ordering", "remove_coding", "respan_coding", "review_decisions",
-    "review_progress", "review_run", "study_codebook", "suggestions", "transcript_view", "undo",
+    "list_transcripts", "queue_position", "register_ordering", "remember", "remove_coding", "respan_coding",
+    "review_decisions", "review_progress", "review_run", "study_codebook", "suggestions", "transcript_view", "undo",
+    "undo_last",
 ]

@@ -4,11 +4,14 @@ Every function checks its input against the store (the transcript is current, th
 the span lies inside it, the codes are in the codebook, the coding is the coder's own) and then
 writes in ONE store transaction, so a refused request changes nothing. Each returns a
 :class:`Change` that holds what it inserted and the rows as they were before, which
-:func:`undo` uses to put the store back; :class:`UndoStack` keeps the last changes per coder.
+:func:`undo` uses to put the store back. :func:`remember` keeps the last changes of each coder in
+the store (table ``workbench_changes``), so :func:`undo_last` works after a restart of
+``qualkit serve`` too; :class:`UndoStack` is the same in memory.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 import threading
@@ -51,6 +54,16 @@ class Change:
 
     def as_dict(self) -> dict[str, Any]:
         return {"action": self.action, "coder": self.coder, "summary": self.summary, "inserted": list(self.inserted)}
+
+    def to_json(self) -> str:
+        """Everything :func:`undo` needs, as JSON (stored in ``workbench_changes.change``)."""
+        return json.dumps({"inserted": self.inserted, "before": self.before, "updated": self.updated}, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, action: str, coder: str, summary: str, text: str) -> "Change":
+        data = json.loads(text)
+        return cls(action, coder, summary, [int(pk) for pk in data.get("inserted", [])], list(data.get("before", [])),
+                   [int(pk) for pk in data.get("updated", [])])
 
 
 @dataclass(frozen=True)
@@ -185,22 +198,65 @@ def undo(study: Any, change: Change) -> str:
     touched those rows, a :class:`ConflictError` says so and nothing is changed.
     """
     with study.store.transaction() as conn:
-        for pk in change.inserted:
-            if conn.execute("SELECT 1 FROM human_codings WHERE pk = ?", (pk,)).fetchone() is None:
-                raise ConflictError(f"cannot undo '{change.summary}': coding {pk} was removed since; nothing was changed")
-            conn.execute("DELETE FROM human_codings WHERE pk = ?", (pk,))
-        for row in change.before:
-            if row["pk"] in change.updated:
-                if conn.execute("SELECT 1 FROM human_codings WHERE pk = ?", (row["pk"],)).fetchone() is None:
-                    raise ConflictError(f"cannot undo '{change.summary}': coding {row['pk']} was removed since; nothing was changed")
-                sets = ", ".join(f"{column} = ?" for column in HUMAN_COLUMNS if column != "pk")
-                conn.execute(f"UPDATE human_codings SET {sets} WHERE pk = ?",
-                             [row[column] for column in HUMAN_COLUMNS if column != "pk"] + [row["pk"]])
-            else:
-                values = dict(row)
-                if conn.execute("SELECT 1 FROM human_codings WHERE pk = ?", (row["pk"],)).fetchone() is not None:
-                    values.pop("pk")
-                insert_coding(conn, values)
+        _undo_rows(conn, change)
+    return f"undid: {change.summary}"
+
+
+def _undo_rows(conn: sqlite3.Connection, change: Change) -> None:
+    """Delete what ``change`` inserted, put back the rows it deleted or updated (in the caller's transaction)."""
+    for pk in change.inserted:
+        if conn.execute("SELECT 1 FROM human_codings WHERE pk = ?", (pk,)).fetchone() is None:
+            raise ConflictError(f"cannot undo '{change.summary}': coding {pk} was removed since; nothing was changed")
+        conn.execute("DELETE FROM human_codings WHERE pk = ?", (pk,))
+    for row in change.before:
+        if row["pk"] in change.updated:
+            if conn.execute("SELECT 1 FROM human_codings WHERE pk = ?", (row["pk"],)).fetchone() is None:
+                raise ConflictError(f"cannot undo '{change.summary}': coding {row['pk']} was removed since; nothing was changed")
+            sets = ", ".join(f"{column} = ?" for column in HUMAN_COLUMNS if column != "pk")
+            conn.execute(f"UPDATE human_codings SET {sets} WHERE pk = ?",
+                         [row[column] for column in HUMAN_COLUMNS if column != "pk"] + [row["pk"]])
+        else:
+            values = dict(row)
+            if conn.execute("SELECT 1 FROM human_codings WHERE pk = ?", (row["pk"],)).fetchone() is not None:
+                values.pop("pk")
+            insert_coding(conn, values)
+
+
+UNDO_DEPTH = 50
+"""How many of a coder's changes :func:`remember` keeps for undo."""
+
+
+def remember(study: Any, change: Change, *, depth: int = UNDO_DEPTH) -> Change:
+    """Keep ``change`` in the store for :func:`undo_last` (the coder's last ``depth`` changes); returns it."""
+    with study.store.transaction() as conn:
+        conn.execute(
+            "INSERT INTO workbench_changes (coder, action, summary, change, created_at) VALUES (?, ?, ?, ?, ?)",
+            (change.coder, change.action, change.summary, change.to_json(), utcnow()),
+        )
+        conn.execute(
+            """DELETE FROM workbench_changes WHERE coder = ? AND pk NOT IN
+                   (SELECT pk FROM workbench_changes WHERE coder = ? ORDER BY pk DESC LIMIT ?)""",
+            (change.coder, change.coder, int(depth)),
+        )
+    return change
+
+
+def undo_last(study: Any, coder: str) -> str:
+    """Undo ``coder``'s last remembered change (it may predate a restart); returns what was undone.
+
+    One transaction: the codings are put back and the change leaves the history, or, when a later
+    edit makes that impossible (:class:`ConflictError`), nothing changes.
+    """
+    coder = check_coder(coder)
+    with study.store.transaction() as conn:
+        row = conn.execute(
+            "SELECT pk, action, summary, change FROM workbench_changes WHERE coder = ? ORDER BY pk DESC LIMIT 1", (coder,)
+        ).fetchone()
+        if row is None:
+            raise InputError("nothing to undo", hint=f"undo covers the last {UNDO_DEPTH} changes you made in the workbench")
+        change = Change.from_json(row["action"], coder, row["summary"], row["change"])
+        _undo_rows(conn, change)
+        conn.execute("DELETE FROM workbench_changes WHERE pk = ?", (row["pk"],))
     return f"undid: {change.summary}"
 
 
@@ -237,6 +293,6 @@ class UndoStack:
 
 
 __all__ = [
-    "Change", "TurnRef", "UndoStack", "add_coding", "check_coder", "check_span", "current_turn", "remove_coding",
-    "respan_coding", "undo",
+    "UNDO_DEPTH", "Change", "TurnRef", "UndoStack", "add_coding", "check_coder", "check_span", "current_turn", "remember",
+    "remove_coding", "respan_coding", "undo", "undo_last",
 ]
