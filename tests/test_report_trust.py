@@ -36,6 +36,7 @@ def test_rules_report_has_a_trust_table_and_marks(coded_study):
     velocity = next(code for theme in context.themes for code in theme.codes if code.id == "velocity")
     assert velocity.trust == "do not use" and velocity.quotes and all(q.untrusted for q in velocity.quotes)
     assert next(row for row in context.frequency if row.code_id == "velocity").trust == "do not use"
+    assert next(entry for entry in context.codebook if entry.id == "velocity").trust == "do not use"
     assert any("below the validity bar" in note for note in context.notes)
 
 

@@ -398,6 +398,7 @@ class CodebookEntry:
     inclusion: str = doc("When to apply the code.")
     exclusion: str = doc("When not to apply it.")
     examples: list[str] = doc("Invented illustrations from the codebook.", default_factory=list)
+    trust: str = doc("Validity verdict of the code (see CodeSection.trust); '' when unmeasured.", "")
 
 
 @dataclass

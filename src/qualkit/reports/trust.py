@@ -125,6 +125,8 @@ def mark(context: ReportContext, section: TrustSection | None) -> None:
                     quote.untrusted = True
     for row in context.frequency:
         row.trust = verdicts.get(row.code_id, "")
+    for entry in context.codebook:
+        entry.trust = verdicts.get(entry.id, "")
     if section.n_below:
         context.notes.append(
             f"{section.n_below} of {len(section.rows)} codes measured against {section.coders} are below the validity bar "
