@@ -20,7 +20,9 @@ exclusive, into the turn when a turn is given, else into the transcript's export
 (the layout of :func:`qualkit.interop.qdpx.render_source`). Neither turn nor span: the
 whole transcript's participant turns are not guessed; a turn or a span is required.
 ``code`` (or ``code_id``, ``label``), required: a code id or label.
-``coder``, optional: wins over ``coder=``. ``memo`` optional. ``text`` optional: when given
+``coder``, optional: wins over ``coder=`` (``human:NAME`` is read as NAME); a cell naming an
+automatic run (``run:12``, as ``qualkit export`` writes) is no person, so ``coder=`` is used for
+that row (and without it the row is refused). ``memo`` optional. ``text`` optional: when given
 it must equal the coded text, a check that the offsets mean what the file thinks.
 """
 
@@ -102,6 +104,10 @@ class PendingCoding:
 
 
 # --------------------------------------------------------------------------- study helpers
+
+
+#: A coder cell naming an automatic coder (``run:12``, ``run:3+run:4``), as exported tables do.
+_AUTOMATIC_CODER = re.compile(r"^run:\d+(\s*\+\s*run:\d+)*$", re.IGNORECASE)
 
 
 def coder_name(raw: str) -> str:
@@ -413,9 +419,14 @@ def _read_csv(study: Any, path: Path, coder: str | None) -> tuple[list[PendingCo
         where = f"line {line}"
         transcript_id = cell(row, "transcript")
         code = cell(row, "code")
-        row_coder = coder_name(cell(row, "coder")) or (coder_name(coder) if coder else "")
+        raw_coder = cell(row, "coder").strip()
+        automatic = bool(_AUTOMATIC_CODER.match(raw_coder))  # run:N from `qualkit export`: not a human's name
+        row_coder = ("" if automatic else coder_name(raw_coder.removeprefix("human:"))) or (coder_name(coder) if coder else "")
         if not row_coder:
-            problems.append(Problem("no coder: the row has no coder and --coder was not given", shown, where, "pass --coder NAME"))
+            problems.append(
+                Problem(f"no coder: the row's coder {raw_coder!r} is an automatic run, not a person, and --coder was not given", shown, where, "pass --coder NAME")
+                if automatic else Problem("no coder: the row has no coder and --coder was not given", shown, where, "pass --coder NAME")
+            )
         if not code:
             problems.append(Problem("empty code", shown, where, "name a code id or label"))
         if transcript_id not in transcripts:
