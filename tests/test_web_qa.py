@@ -1,6 +1,6 @@
 """Rough edges found by trying the workbench as a researcher (in-process, Flask's test client):
 a memo refused for a bad target comes back as typed, a missing page links home, the agreement
-page of a coder who has decided nothing says so."""
+page of a coder who has decided nothing says so, a decided suggestion shows what was decided."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import pytest
 from bs4 import BeautifulSoup
 
 from qualkit.web import create_app
+from qualkit.workbench import suggestions
 from workbench_fixture import build_workbench_study
 
 TOKEN = "qa-token"
@@ -15,11 +16,12 @@ TOKEN = "qa-token"
 
 @pytest.fixture
 def client(study):
-    build_workbench_study(study)
+    tiny = build_workbench_study(study)
     app = create_app(study.root, coder="reviewer", token=TOKEN)
     client = app.test_client()
     client.get(f"/?token={TOKEN}")
     client.csrf = app.config["WORKBENCH"].csrf
+    client.tiny = tiny
     return client
 
 
@@ -65,3 +67,18 @@ def test_agreement_page_of_a_coder_without_decisions(client):
     own = _soup(client.get("/review/stats"))
     assert own.select_one("select[name=coder] option[selected]")["value"] == "reviewer"
     assert own.select_one("#nothing-reviewed") is not None
+
+
+def test_a_decided_suggestion_shows_the_span_and_code_decided(client, study):
+    run = client.tiny.run2
+    first, second = suggestions(study, run, "reviewer")[:2]
+    assert client.get(f"/review?run={run}&pk={first.pk}").status_code == 200
+    assert _soup(client.get(f"/review?run={run}&pk={first.pk}")).select_one("#your-decision") is None
+    start = first.turn_text.index("We can go")
+    form = {"csrf": client.csrf, "run": run, "order": "document"}
+    client.post("/review/decide", data={**form, "pk": first.pk, "action": "span", "start": start, "end": start + 9})
+    note = _soup(client.get(f"/review?run={run}&pk={first.pk}")).select_one("#your-decision").get_text(" ", strip=True)
+    assert note.startswith("You adjusted this") and "“We can go”" in note
+    client.post("/review/decide", data={**form, "pk": second.pk, "action": "replace", "code": "debugging"})
+    note = _soup(client.get(f"/review?run={run}&pk={second.pk}")).select_one("#your-decision").get_text(" ", strip=True)
+    assert note.startswith("You replaced this with Debugging debugging")

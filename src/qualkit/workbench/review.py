@@ -56,6 +56,9 @@ class Suggestion:
     transcript_id: str
     participant_id: str | None
     decision: str | None = None  # the reviewing coder's decision, when there is one
+    decided_code_id: str | None = None  # the code the decision kept (the replacement, for ``replaced``)
+    decided_start: int | None = None  # the span the decision kept
+    decided_end: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -126,13 +129,13 @@ def review_run(study: Any, run_id: int | None = None) -> int:
     return int(row["id"])
 
 
-def _decisions(store: Store, coder: str, run_id: int) -> dict[int, str]:
+def _decisions(store: Store, coder: str, run_id: int) -> dict[int, Any]:
     rows = store.query(
-        "SELECT suggestion_pk, decision FROM human_codings WHERE coder = ? AND suggestion_run_id = ? AND suggestion_pk IS NOT NULL "
-        "ORDER BY pk",
+        "SELECT suggestion_pk, decision, code_id, start_char, end_char FROM human_codings "
+        "WHERE coder = ? AND suggestion_run_id = ? AND suggestion_pk IS NOT NULL ORDER BY pk",
         (coder, run_id),
     )
-    return {row["suggestion_pk"]: row["decision"] for row in rows}
+    return {row["suggestion_pk"]: row for row in rows}
 
 
 def suggestions(study: Any, run_id: int | None, coder: str, *, order: str = "document") -> list[Suggestion]:
@@ -145,7 +148,10 @@ def suggestions(study: Any, run_id: int | None, coder: str, *, order: str = "doc
     decided = _decisions(store, coder, run_id)
     items = [_suggestion(row) for row in rows]
     for item in items:
-        item.decision = decided.get(item.pk)
+        row = decided.get(item.pk)
+        if row is not None:
+            item.decision, item.decided_code_id = row["decision"], row["code_id"]
+            item.decided_start, item.decided_end = row["start_char"], row["end_char"]
     return ORDERINGS[order](study, _document_order(study, items))  # an ordering gets them in document order
 
 
