@@ -58,7 +58,9 @@ def test_import_honours_allow_findings_and_reason_of_an_entry_and_flags_override
     (panel / "panels" / "named-1.txt").write_text(NAMED_PANEL, encoding="utf-8")
     (panel / "qualkit.toml").write_text(BASE + PANEL_RULE + CONSENT_RULE, encoding="utf-8")
     named = str(panel / "panels" / "named-1.txt")
-    assert _cli(panel, "validate", named).exit_code == 1  # validate still lists the findings
+    checked = _cli(panel, "validate", named)
+    assert checked.exit_code == 1  # validate still lists the findings, and says the toml allows them
+    assert "allowed by qualkit.toml (" in checked.output and "2: panels/named-*.txt; reason: public panel" in checked.output
     imported = _cli(panel, "import", named)
     assert imported.exit_code == 0, imported.output
     assert "anonymity override" in imported.output

@@ -231,6 +231,12 @@ def validate_configured(
             group.files, options=group.options, study=study, participants_csv=group.participants,
             deny_list=group.deny_list, ner=group.ner, anonymity=anonymity, progress=progress, backend=backend,
         ):
+            if group.allow_findings and report.findings:
+                where = ", ".join(f"[[transcripts.files]] {rule}" for rule in group.rules) or "[transcripts]"
+                report.notes.append(
+                    f"the anonymity findings are allowed by qualkit.toml ({where}; reason: {group.reason}): "
+                    "`transcripts import` and `qualkit run` store this file with the override recorded"
+                )
             reports[str(report.path.resolve())] = report
     ordered = [reports[str(path.resolve())] for path in files if str(path.resolve()) in reports]
     if len(groups) > 1:
