@@ -111,3 +111,13 @@ def test_flags_override_the_entry_and_the_pipeline_resolves_the_same_options(pan
         assert roles == {"Interviewer": "interviewer", "P2": "interviewer", "P3": "participant", "P4": "interviewer"}
     finally:
         study.close()
+
+
+def test_pseudonymize_reads_each_file_with_its_entry(panel: Path, tmp_path: Path):  # noqa: F811
+    (panel / "qualkit.toml").write_text(BASE + '\n[[transcripts.files]]\nglob = "panels/*.txt"\ninterviewers = ["P4"]\n', encoding="utf-8")
+    out = tmp_path / "pseudo"
+    result = _cli(panel, "pseudonymize", str(panel / "panels" / "panel-1.txt"), "--out", str(out), "--json")
+    assert result.exit_code == 0, result.output
+    written = json.loads((out / "panel-1.json").read_text(encoding="utf-8"))
+    roles = [turn["role"] for turn in written["turns"]]
+    assert roles == ["interviewer", "participant", "participant", "interviewer", "interviewer"]  # P4 asks, as the entry says

@@ -31,17 +31,13 @@ def _optional_study(ctx: click.Context) -> Study | None:
 
 def _reader(study: Study | None, fmt: str, interviewers: tuple[str, ...]) -> Any:
     from ..transcripts_schema import read_transcript  # the importers
-    from ..transcripts_schema.options import ImportOptions
+    from ..transcripts_schema.file_options import CommandOptions, resolve_file_options
 
-    options = ImportOptions.from_config(
-        study.config if study is not None else None,
-        format=fmt,
-        interviewers=interviewers or None,
-        multi_party=True,
-    )
+    # each file's options as `transcripts import` reads it ([transcripts], [[transcripts.files]]), flags on top
+    command = CommandOptions({"format": fmt, "interviewers": interviewers or None, "multi_party": True})
 
     def read(path: Path) -> Transcript:
-        return read_transcript(path, options=options)
+        return read_transcript(path, options=resolve_file_options(study, path, command=command).options)
 
     return read
 
