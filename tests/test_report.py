@@ -259,3 +259,47 @@ def test_participant_lists_longer_than_a_dozen_collapse_to_a_count() -> None:
     assert "P1, P2" not in str(participants_md(long)) and "300 participants" in str(participants_md(long))
     assert "code\\_frequency" in str(participants_md(long))  # points the reader to the exports
     assert str(participants_md(short)) == short
+
+
+def test_charts_stay_readable_at_300_participants() -> None:
+    """Saturation axis labels are thinned, heatmaps keep to the columns that fit, text never shrinks below 8 pt."""
+    import numpy as np
+    import pandas as pd
+
+    from qualkit.reports import charts
+
+    ids = [f"P{i}" for i in range(1, 301)]
+    table = pd.DataFrame({"transcript_id": ids, "new_codes": [3, 2] + [0] * 298, "cumulative": [3] + [5] * 299,
+                          "saturated": [False, False, True] + [False] * 297, "position": range(1, 301)})
+    svg = str(charts.saturation_chart(table, 2).svg)
+    named = [i for i in ids if re.search(rf">\s*{i}\s*<", svg)]
+    assert 2 <= len(named) <= charts.MAX_SATURATION_LABELS + 1 and "P1" in named and "P300" in named
+    assert "named on the axis" in charts.saturation_chart(table, 2).caption
+    assert "rotate(-45" in svg  # the labels that remain are rotated
+    counts = pd.DataFrame(np.ones((300, 30), dtype=int), index=ids, columns=[f"code number {c} with a long name" for c in range(30)])
+    matrix = str(charts.matrix_chart(counts, {}).svg)
+    shown = [i for i in ids if re.search(rf">\s*{i}\s*<", matrix)]
+    assert len(shown) == charts.MAX_MATRIX_PARTICIPANTS <= charts.columns_that_fit()
+    width_pt = float(re.search(r'width="([\d.]+)pt"', matrix).group(1))
+    assert width_pt / 72 <= charts.MAX_WIDTH_IN + 0.5  # drawn at its natural size in the report column
+    sizes = [float(s) for s in re.findall(r"font-size:\s*([\d.]+)px", matrix + svg)]
+    assert sizes and min(sizes) >= charts.MIN_FONT_PT
+
+
+def test_topic_map_labels_never_overlap() -> None:
+    from matplotlib.figure import Figure
+
+    from qualkit.coding.topics.report import place_topic_labels
+
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    items = [{"topic": t, "terms": ["retraining", "pipeline"], "size": int(rng.integers(5, 90)),
+              "x": float(rng.normal()), "y": float(rng.normal())} for t in range(50)]
+    figure = Figure(figsize=(6.4, 4.2))
+    axes = figure.subplots()
+    axes.scatter([i["x"] for i in items], [i["y"] for i in items])
+    axes.margins(0.15)
+    boxes = place_topic_labels(figure, axes, items)
+    assert len(boxes) >= 10  # most topics get a label
+    assert not any(a.overlaps(b) for n, a in enumerate(boxes) for b in boxes[n + 1 :])

@@ -71,6 +71,19 @@ def _figure(key: str, width: float, height: float) -> Figure:
         return Figure(figsize=(width, height), dpi=72)
 
 
+#: Widest chart, in inches: 96 px an inch in the browser, so a chart this wide fills the report's
+#: text column (about 800 px) without being scaled down, and its 8-9 pt text stays 11-12 px.
+MAX_WIDTH_IN = 8.3
+#: Smallest text on any chart, in points (about 10.7 px at the natural size).
+MIN_FONT_PT = 8
+LABEL_CHARS = 24  # axis labels of heatmaps are wrapped at this many characters
+
+
+def _two_lines(label: str) -> str:
+    """A heatmap label on at most two lines of :data:`LABEL_CHARS` characters ("…" when cut)."""
+    return "\n".join(textwrap.TextWrapper(width=LABEL_CHARS, max_lines=2, placeholder=" …").wrap(label)) or label
+
+
 def _wrap(label: str, width: int = 28) -> str:
     return "\n".join(textwrap.wrap(label, width)) or label
 
@@ -95,8 +108,9 @@ def heatmap(
     rows, cols = values.shape
     longest_col = max((len(str(c)) for c in values.columns), default=4)
     longest_row = max((len(str(r)) for r in values.index), default=4)
-    width = 2.2 + min(longest_row, 30) * 0.075 + cols * 0.42
-    height = 1.4 + min(longest_col, 30) * 0.07 + rows * 0.34
+    width = heatmap_width(cols, longest_row)
+    row_height = 0.3 if longest_row <= LABEL_CHARS else 0.42  # room for a label on two lines
+    height = 1.2 + min(longest_col, LABEL_CHARS) * 0.06 + rows * row_height
     with rc_context(_rc(key)):
         fig = _figure(key, width, height)
         ax = fig.add_subplot()
@@ -106,8 +120,8 @@ def heatmap(
         if longest_col <= 4:
             ax.set_xticks(range(cols), [str(c) for c in values.columns])
         else:
-            ax.set_xticks(range(cols), [_wrap(str(c)) for c in values.columns], rotation=50, ha="right", rotation_mode="anchor")
-        ax.set_yticks(range(rows), [str(r) for r in values.index])
+            ax.set_xticks(range(cols), [_two_lines(str(c)) for c in values.columns], rotation=50, ha="right", rotation_mode="anchor")
+        ax.set_yticks(range(rows), [_two_lines(str(r)) for r in values.index])
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         for spine in ax.spines.values():
@@ -123,22 +137,33 @@ def heatmap(
                 if value == 0 or (isinstance(value, float) and np.isnan(value)):
                     continue
                 dark = data[i, j] / top > 0.55 if top else False
-                ax.text(j, i, f"{value:g}", ha="center", va="center", fontsize=8, color="white" if dark else INK)
+                ax.text(j, i, f"{value:g}", ha="center", va="center", fontsize=MIN_FONT_PT, color="white" if dark else INK)
         bar = fig.colorbar(image, ax=ax, fraction=0.035, pad=0.02)
         bar.set_label(colourbar, color=MUTED)
         bar.outline.set_visible(False)
-        bar.ax.tick_params(labelsize=7, colors=MUTED)
+        bar.ax.tick_params(labelsize=MIN_FONT_PT, colors=MUTED)
         if vmax is None:
             bar.ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         return _svg(fig, key)
 
 
-def cooccurrence_chart(counts: pd.DataFrame, jaccard: pd.DataFrame, labels: dict[str, str], *, max_codes: int = 20) -> Chart:
+def heatmap_width(cols: int, longest_row: int) -> float:
+    """Inches a heatmap of ``cols`` columns takes, its row labels ``longest_row`` characters long."""
+    return 1.6 + min(longest_row, LABEL_CHARS) * 0.065 + cols * 0.36
+
+
+def columns_that_fit(longest_row: int = LABEL_CHARS) -> int:
+    """How many heatmap columns fit in :data:`MAX_WIDTH_IN` (so the text is never scaled down)."""
+    return max(2, int((MAX_WIDTH_IN - heatmap_width(0, longest_row)) / 0.36))
+
+
+def cooccurrence_chart(counts: pd.DataFrame, jaccard: pd.DataFrame, labels: dict[str, str], *, max_codes: int | None = None) -> Chart:
     """Code x code heatmap of the ``max_codes`` most frequent codes: counts in the cells, colour by
     Jaccard, lower triangle only (each pair once)."""
     title = "Code co-occurrence"
     filename = "charts/cooccurrence.svg"
     n_codes = counts.shape[0]
+    max_codes = max_codes if max_codes is not None else columns_that_fit() + 1  # the triangle drops one column
     scope = "" if n_codes <= max_codes else f" Shown for the {max_codes} most frequent of {n_codes} codes; Table 3 and the exports cover all."
     caption = (
         "Number of segments coded with both codes (each pair once); colour shows the Jaccard index "
@@ -163,8 +188,9 @@ def cooccurrence_chart(counts: pd.DataFrame, jaccard: pd.DataFrame, labels: dict
     return Chart("cooccurrence", title, caption, svg, filename)
 
 
-#: The participant x code heatmap shows at most this many participants (columns).
-MAX_MATRIX_PARTICIPANTS = 40
+#: The participant x code heatmap shows at most this many participants (columns): as many as fit
+#: the report's text column at a readable size.
+MAX_MATRIX_PARTICIPANTS = 14
 
 
 def matrix_chart(counts: pd.DataFrame, labels: dict[str, str]) -> Chart:
@@ -190,6 +216,25 @@ def matrix_chart(counts: pd.DataFrame, labels: dict[str, str]) -> Chart:
     return Chart("matrix", title, caption, svg, filename)
 
 
+#: The saturation chart labels at most this many interviews on its axis (every k-th one beyond).
+MAX_SATURATION_LABELS = 24
+
+
+def saturation_ticks(ids: list[str]) -> tuple[list[int], list[str]]:
+    """Positions and labels of the interviews named on the saturation axis: all up to
+    :data:`MAX_SATURATION_LABELS`, else every k-th one (the first and the last always)."""
+    n = len(ids)
+    if n <= MAX_SATURATION_LABELS:
+        return list(range(n)), ids
+    step = int(np.ceil(n / MAX_SATURATION_LABELS))
+    positions = list(range(0, n, step))
+    if n - 1 - positions[-1] < step / 2:
+        positions[-1] = n - 1
+    else:
+        positions.append(n - 1)
+    return positions, [ids[i] for i in positions]
+
+
 def saturation_chart(table: pd.DataFrame, k: int) -> Chart:
     """Bars: new codes per interview; line: cumulative codes; dashed line: the saturation point."""
     title = "Thematic saturation"
@@ -201,13 +246,19 @@ def saturation_chart(table: pd.DataFrame, k: int) -> Chart:
     if table.empty or int(table["cumulative"].max()) == 0:
         return empty_chart("saturation", title, caption, filename, "no codes were applied")
     n = len(table)
+    if n > MAX_SATURATION_LABELS:
+        caption += f" Every {int(np.ceil(n / MAX_SATURATION_LABELS))}th interview is named on the axis (and the last); the saturation table lists them all."
     with rc_context(_rc("saturation")):
-        fig = _figure("saturation", max(5.0, min(11.0, 2.0 + n * 0.45)), 3.2)
+        fig = _figure("saturation", max(5.0, min(MAX_WIDTH_IN, 2.0 + n * 0.45)), 3.2)
         ax = fig.add_subplot()
         x = np.arange(n)
-        ax.bar(x, table["new_codes"], color=OKABE_ITO[4], width=0.6, label="new codes", zorder=2)
-        ax.plot(x, table["cumulative"], color=OKABE_ITO[0], marker="o", markersize=4, linewidth=2, label="cumulative codes", zorder=3)
-        ax.set_xticks(x, table["transcript_id"].astype(str), rotation=0 if n <= 12 else 45)
+        ax.bar(x, table["new_codes"], color=OKABE_ITO[4], width=0.6 if n <= 60 else 0.9, label="new codes", zorder=2)
+        ax.plot(x, table["cumulative"], color=OKABE_ITO[0], marker="o" if n <= 40 else None, markersize=4,
+                linewidth=2 if n <= 100 else 1.5, label="cumulative codes", zorder=3)
+        ticks, names = saturation_ticks(table["transcript_id"].astype(str).tolist())
+        ax.set_xticks(ticks, names, rotation=0 if n <= 12 else 45, ha="center" if n <= 12 else "right",
+                      rotation_mode="default" if n <= 12 else "anchor")
+        ax.set_xlim(-0.7, n - 0.3)
         ax.set_xlabel("Interview (in the order conducted)")
         ax.set_ylabel("Codes")
         ax.set_ylim(0, float(table["cumulative"].max()) * 1.15 + 0.5)
@@ -217,9 +268,12 @@ def saturation_chart(table: pd.DataFrame, k: int) -> Chart:
         if len(saturated):
             at = int(np.flatnonzero(table["saturated"].to_numpy())[0])
             ax.axvline(at + 0.5, color=OKABE_ITO[3], linestyle="--", linewidth=1.2)
-            ax.text(at + 0.6, ax.get_ylim()[1] * 0.95, "saturation", color=OKABE_ITO[3], va="top", fontsize=8)
-        ax.legend(frameon=False, loc="center right", fontsize=8)
+            ax.text(at + 0.6, ax.get_ylim()[1] * 0.95, "saturation", color=OKABE_ITO[3], va="top", fontsize=MIN_FONT_PT)
+        ax.legend(frameon=False, loc="center right", fontsize=MIN_FONT_PT)
         return Chart("saturation", title, caption, _svg(fig, "saturation"), filename)
 
 
-__all__ = ["OKABE_ITO", "cooccurrence_chart", "empty_chart", "heatmap", "matrix_chart", "saturation_chart"]
+__all__ = [
+    "MAX_MATRIX_PARTICIPANTS", "MAX_SATURATION_LABELS", "MAX_WIDTH_IN", "MIN_FONT_PT", "OKABE_ITO", "columns_that_fit", "cooccurrence_chart",
+    "empty_chart", "heatmap", "matrix_chart", "saturation_chart", "saturation_ticks",
+]
