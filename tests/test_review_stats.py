@@ -76,9 +76,16 @@ def test_counts_and_precision_per_code(reviewed):
 
 def test_default_run_is_the_newest_reviewed_and_errors_are_clear(reviewed):
     assert review_stats(reviewed.study, coder="human:carol").run_id == reviewed.run1
-    fresh = review_stats(reviewed.study, coder="carol", run_id=reviewed.run2)  # not reviewed: all pending
-    assert fresh.total.reviewed == 0 and fresh.total.pending == fresh.total.suggestions > 0
-    assert all(row.precision is None for row in fresh.codes)
+    # run 2 repeats some of run 1's suggestions (same code on the same span): carol's decisions on those carry over
+    fresh = review_stats(reviewed.study, coder="carol", run_id=reviewed.run2)
+    again = {(s["turn_pk"], s["start_char"], s["end_char"], s["code_id"]) for s in _suggestions(reviewed.study, reviewed.run2)}
+    decided = reviewed.study.store.query(
+        "SELECT DISTINCT suggestion_pk, turn_pk, start_char, end_char, code_id FROM human_codings WHERE coder = 'carol'")
+    originals = {row["pk"]: row for row in _suggestions(reviewed.study, reviewed.run1)}
+    carried = {key for key in again for row in decided
+               if (originals[row["suggestion_pk"]]["turn_pk"], originals[row["suggestion_pk"]]["start_char"],
+                   originals[row["suggestion_pk"]]["end_char"], originals[row["suggestion_pk"]]["code_id"]) == key}
+    assert 0 < fresh.total.reviewed == len(carried) < fresh.total.suggestions
     newcomer = review_stats(reviewed.study, coder="erin")  # reviewed nothing yet: the latest run, all pending
     assert newcomer.run_id == reviewed.run2 and newcomer.total.reviewed == 0
     with pytest.raises(NotFoundError, match="no run 99"):

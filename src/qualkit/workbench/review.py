@@ -5,6 +5,9 @@ stored as a human coding of the reviewing coder in ``human_codings`` with ``deci
 (``accepted``, ``adjusted`` (span moved to the sentence, the turn or a given span),
 ``replaced`` (another code), ``rejected``), ``suggestion_pk``, ``suggestion_run_id``,
 ``origin='workbench'`` and ``created_at``. The run's own applications are never touched.
+A decision carries over to a later run: a suggestion of the same code on the same span of the
+same transcript version, made by a re-run of the pipeline, shows the coder's earlier decision
+(``carried_from_run``) instead of asking again, and a new decision on it replaces the earlier one.
 A rejection is evidence (agreement, learning), never a coding of the text: analysis and
 exports skip it; :func:`review_decisions` returns every decision for learning.
 
@@ -59,6 +62,7 @@ class Suggestion:
     decided_code_id: str | None = None  # the code the decision kept (the replacement, for ``replaced``)
     decided_start: int | None = None  # the span the decision kept
     decided_end: int | None = None
+    carried_from_run: int | None = None  # the decision was made on the same suggestion of this earlier run
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -138,6 +142,25 @@ def _decisions(store: Store, coder: str, run_id: int) -> dict[int, Any]:
     return {row["suggestion_pk"]: row for row in rows}
 
 
+_CARRIED_SQL = """
+SELECT ca.pk AS pk, ca.code_id AS suggested_code_id, hc.pk AS coding_pk, hc.decision, hc.code_id, hc.start_char,
+       hc.end_char, hc.suggestion_run_id AS from_run
+FROM human_codings hc
+JOIN code_applications old ON old.pk = hc.suggestion_pk
+JOIN segments os ON os.pk = old.segment_pk
+JOIN segments s ON s.turn_pk = os.turn_pk
+JOIN code_applications ca ON ca.segment_pk = s.pk AND ca.run_id = ? AND ca.code_id = old.code_id
+     AND ca.start_char = old.start_char AND ca.end_char = old.end_char
+WHERE hc.coder = ? AND hc.suggestion_run_id != ? AND hc.decision IN ('accepted', 'adjusted', 'replaced', 'rejected')
+"""
+
+
+def carried_decisions(store: Store, coder: str, run_id: int) -> dict[int, Any]:
+    """``coder``'s decisions on other runs' suggestions that run ``run_id`` made again (same code, same span
+    of the same turn), by the pk of this run's suggestion; the newest decision wins."""
+    return {row["pk"]: row for row in store.query(_CARRIED_SQL + " ORDER BY hc.pk", (int(run_id), coder, int(run_id)))}
+
+
 def suggestions(study: Any, run_id: int | None, coder: str, *, order: str = "document") -> list[Suggestion]:
     """Every suggestion of the run on a current transcript, in ``order``, with ``coder``'s decisions."""
     if order not in ORDERINGS:
@@ -146,9 +169,13 @@ def suggestions(study: Any, run_id: int | None, coder: str, *, order: str = "doc
     store = study.store
     rows = store.query(_SUGGESTION_SQL + " WHERE ca.run_id = ? AND t.is_current = 1", (run_id,))
     decided = _decisions(store, coder, run_id)
+    carried = carried_decisions(store, coder, run_id)
     items = [_suggestion(row) for row in rows]
     for item in items:
         row = decided.get(item.pk)
+        if row is None and item.pk in carried:
+            row = carried[item.pk]
+            item.carried_from_run = int(row["from_run"])
         if row is not None:
             item.decision, item.decided_code_id = row["decision"], row["code_id"]
             item.decided_start, item.decided_end = row["start_char"], row["end_char"]
@@ -257,6 +284,9 @@ def decide(
         earlier = conn.execute(
             "SELECT * FROM human_codings WHERE coder = ? AND suggestion_pk = ?", (coder, item.pk)
         ).fetchall()
+        if not earlier:  # a decision carried over from an earlier run of the same suggestion is replaced too
+            carried = conn.execute(_CARRIED_SQL + " AND ca.pk = ?", (item.run_id, coder, item.run_id, item.pk)).fetchall()
+            earlier = [conn.execute("SELECT * FROM human_codings WHERE pk = ?", (row["coding_pk"],)).fetchone() for row in carried]
         for old in earlier:
             conn.execute("DELETE FROM human_codings WHERE pk = ?", (old["pk"],))
         decision = ACTIONS[action]
@@ -355,6 +385,6 @@ def review_decisions(study_or_store: Any, coder: str | None = None, *, run_id: i
 
 
 __all__ = [
-    "ACTIONS", "DECISIONS", "ORDERINGS", "ProgressRow", "QueuePosition", "ReviewProgress", "Suggestion", "decide",
+    "ACTIONS", "DECISIONS", "ORDERINGS", "ProgressRow", "QueuePosition", "ReviewProgress", "Suggestion", "carried_decisions", "decide",
     "queue_position", "register_ordering", "review_decisions", "review_progress", "review_run", "suggestions",
 ]

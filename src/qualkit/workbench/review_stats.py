@@ -10,7 +10,8 @@ reviewed and how, and the run's precision as the researcher judged it:
 * strict precision = accepted / reviewed: code and span were right as suggested.
 
 A suggestion with several decisions (replaced by two codes, or decided again) counts once, by
-its latest decision.
+its latest decision. A decision on the same suggestion of an earlier run (a re-run of the
+pipeline) counts for the later run too (:func:`qualkit.workbench.review.carried_decisions`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..errors import InputError, NotFoundError
+from .review import carried_decisions
 
 DECISIONS = ("accepted", "adjusted", "replaced", "rejected")
 
@@ -151,6 +153,10 @@ def review_stats(study: Any, *, coder: str, run_id: int | None = None) -> Review
         code_of[pk] = row["suggested"]
         if row["decision"] == "replaced":
             chosen[pk].append(row["chosen"])
+    for pk, row in carried_decisions(store, name, int(run_id)).items():  # made on the same suggestion of an earlier run
+        if pk not in latest:
+            latest[pk], code_of[pk] = row["decision"], row["suggested_code_id"]
+            chosen[pk] = [row["code_id"]] if row["decision"] == "replaced" else []
     tree = study_code_tree(study)
     order = {code_id: i for i, code_id in enumerate(tree.preorder())}
     stats = {code_id: CodeReviewStats(code_id, tree.label(code_id), count) for code_id, count in suggested.items()}
