@@ -9,7 +9,9 @@ Skips that part politely when ../shared/data is not present.
 
 First, always: the scaling of VTT parsing on a pathological cue (one line of unclosed ``<v ``
 tags, which was quadratic: 3.8 s at 60 KB, 58 s at 240 KB), against ordinary cues of the same
-size parsed in the same run. Linear parsing grows about 4x per 4x size; quadratic, 16x.
+size parsed in the same run. Linear parsing grows about 4x per 4x size; quadratic, 16x. Then
+lines with a long run of blanks where a speaker label could be (text and markdown labels were
+quadratic there: 1.7 s for 20,000 blanks, over two minutes for a markdown line of 80,000).
 """
 
 from __future__ import annotations
@@ -52,8 +54,30 @@ def vtt_scaling() -> None:
         previous = bad
 
 
+def blank_run_scaling() -> None:
+    """Lines with a long run of blanks where a label could be (quadratic before in text and markdown)."""
+    shapes = {
+        "text 'a   b'": ("P1.txt", "P1: hi\na{blanks}b\n"),
+        "text 'P2   [00:01]'": ("P1.txt", "P1: hi\nP2{blanks}[00:01]x\n"),
+        "markdown '**P2:   x'": ("P1.md", "**P1:** hi\n**P2: {blanks}x\n"),
+    }
+    print("Lines with a long run of blanks where a label could be (best of 3):")
+    for label, (name, template) in shapes.items():
+        times = []
+        for kilobytes in (250, 1000):
+            data = template.format(blanks=" " * (kilobytes * 1000)).encode()
+            best = float("inf")
+            for _ in range(3):
+                started = time.perf_counter()
+                read_data(Path(name), data, options=ImportOptions())
+                best = min(best, time.perf_counter() - started)
+            times.append(best)
+        print(f"  {label:<24} 250 KB {times[0]:6.3f} s   1 MB {times[1]:6.3f} s   x{times[1] / times[0]:.1f} for 4x the size")
+
+
 def main() -> int:
     vtt_scaling()
+    blank_run_scaling()
     files = sorted(CORPUS.glob("*.md")) if CORPUS.is_dir() else []
     if not files:
         print(f"skipped: no podcast transcripts at {CORPUS} (../shared/data is not present)")

@@ -435,3 +435,22 @@ def test_codings_csv_encodings_are_diagnosed_like_transcripts(tmp_path):
         assert result.exit_code == 0, result.output
     finally:
         study.close()
+
+
+# -- long runs of blanks: every label pattern rejects them in linear time --------------------
+BLANKS = " " * 300_000  # minutes to hours when a pattern had two overlapping blank runs
+
+
+@pytest.mark.parametrize(
+    "name, text, first",
+    [
+        ("t.txt", f"P1: hi\na{BLANKS}b\n", "hi a"),  # "a   b" is not a label: it continues P1's turn
+        ("t.txt", f"P1: hi\nP2{BLANKS}[00:01]x\n", "hi P2"),
+        ("t.md", f"**P1:** hi\n**P2: {BLANKS}x\n", "hi **P2:"),
+        ("t.txt", f"P1: hi {BLANKS}\nTranscribed by https://otter.ai\n", "hi"),
+    ],
+)
+def test_long_blank_runs_are_read_correctly(tmp_path, name, text, first):
+    result = read_file(_write(tmp_path, name, text), options=ImportOptions())
+    [turn] = result.transcript.turns
+    assert turn.speaker == "P1" and turn.text.startswith(first)

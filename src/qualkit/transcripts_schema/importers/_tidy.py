@@ -46,8 +46,6 @@ BOILERPLATE: tuple[Boilerplate, ...] = (
     Boilerplate("Rev", re.compile(r"this\s+transcript\s+was\s+exported\s+on\s+.{1,60}?(?:view\s+latest\s+version(?:\s+here)?\.?)?", re.I)),
     Boilerplate("Teams", re.compile(r"(?:[A-Z][\w'’-]*\s+){0,4}[A-Z][\w'’-]*(?:\s+\((?:Guest|External|Unverified)\))?\s+(?:started|stopped)\s+transcription\.?")),
 )
-#: The Otter footer glued to the end of the last turn (no blank line before it).
-_TRAILING_OTTER = re.compile(r"\s*transcribed\s+by\s+(?:https?://)?(?:www\.)?otter\.ai/?\.?\s*$", re.I)
 
 
 def boilerplate_tool(line: str) -> str | None:
@@ -96,11 +94,11 @@ def tidy_parsed(parsed: Parsed, source: Source) -> None:
             else:
                 dropped[tool] = dropped.get(tool, 0) + 1
         turn.text = "\n".join(kept).strip()
-    if parsed.turns:
+    if parsed.turns:  # the Otter footer glued to the end of the last turn (no blank line before it)
         last = parsed.turns[-1]
-        trimmed = _TRAILING_OTTER.sub("", last.text)
-        if trimmed != last.text:
-            last.text = trimmed.strip()
+        at = last.text.lower().rfind("transcribed")
+        if at >= 0 and BOILERPLATE[0].pattern.fullmatch(last.text[at:].strip()):
+            last.text = last.text[:at].strip()
             dropped["Otter"] = dropped.get("Otter", 0) + 1
     if dropped:
         parsed.notes.append(

@@ -17,7 +17,8 @@ EXTENSIONS = (".md", ".markdown")
 LABELS = (
     re.compile(r"^\*\*(?P<label>[^*:\n]{1,60}?):\*\*\s*(?P<text>.*)$"),
     re.compile(r"^\*\*(?P<label>[^*:\n]{1,60}?)\*\*\s*:\s*(?P<text>.*)$"),
-    re.compile(r"^\*\*(?P<label>[^*:\n]{1,60}?):\s*(?P<lead>[^*\n]+?)\*\*(?P<text>.*)$"),
+    # the lead starts at its first non-blank and runs greedily to the first '*': linear on long lines
+    re.compile(r"^\*\*(?P<label>[^*:\n]{1,60}?):[ \t]*(?P<lead>[^*\s][^*\n]*)\*\*(?P<text>.*)$"),
 )
 _ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!>|])")
 _BOLD = re.compile(r"\*\*([^*\n]+?)\*\*")

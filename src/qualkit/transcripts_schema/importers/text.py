@@ -18,8 +18,10 @@ EXTENSIONS = (".txt", ".text")
 LABEL = r"[A-Za-z][\w'’.-]*(?:[ \t]+[A-Z0-9][\w'’.-]*){0,3}"
 
 #: ``P3: text``, ``[00:01:02] P3: text``, ``(00:01:02) P3: text``, ``P3 [00:01:02]: text``.
+#: Between the label and the colon: blanks, or blanks around one timestamp (never two adjacent
+#: ``\s*``, which would make a long run of blanks quadratic to reject).
 LABEL_LINE = re.compile(
-    rf"^\s*(?:[\[(](?P<ts>{TIMESTAMP})[\])]\s*)?(?P<label>{LABEL})\s*(?:[\[(](?P<ts2>{TIMESTAMP})[\])])?\s*:(?:\s+(?P<text>.*))?$"
+    rf"^\s*(?:[\[(](?P<ts>{TIMESTAMP})[\])]\s*)?(?P<label>{LABEL})[ \t]*(?:[\[(](?P<ts2>{TIMESTAMP})[\])][ \t]*)?:(?:\s+(?P<text>.*))?$"
 )
 #: Otter-style block header: ``P1  0:00`` alone on a line, the turn's text below.
 OTTER_HEADER = re.compile(rf"^\s*(?P<label>{LABEL})[ \t]+(?P<ts>{TIMESTAMP})\s*$")
