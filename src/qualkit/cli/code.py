@@ -93,7 +93,9 @@ def _learned(study, ref, unit, include_interviewer, coder, seed, embedding, as_j
         cv = summary.cv.get(code_id, {})
         kappa = cv.get("kappa")
         click.echo(f"  {code_id}: {summary.code_counts.get(code_id, 0)} applications, threshold "
-                   f"{summary.thresholds[code_id]:.2f}, cross-validated kappa {'-' if kappa is None else f'{kappa:.2f}'}")
+                   f"{summary.thresholds[code_id]:.2f}, out-of-fold kappa {'-' if kappa is None else f'{kappa:.2f}'}")
+    if summary.codes_learned:
+        click.echo("  (out-of-fold kappa is optimistic: the threshold was tuned on it; `qualkit validity` measures it honestly)")
     if summary.skipped:
         click.secho(f"not learned ({len(summary.skipped)}):", fg="yellow")
         for code_id in sorted(summary.skipped):
