@@ -89,3 +89,17 @@ def test_a_narrow_window_does_not_scroll_sideways_and_nothing_fails_to_load(brow
     assert nav.bounding_box()["x"] + nav.bounding_box()["width"] <= 390  # every page stays reachable
     assert failed == []
     context.close()
+
+
+def test_a_quick_second_key_does_not_change_the_decision_just_sent(page, served):
+    from workbench_fixture import human_rows
+
+    base, _token, study, tiny = served
+    page.goto(f"{base}/review?run={tiny.run2}")
+    first = int(page.locator("#suggestion").get_attribute("data-pk"))
+    page.keyboard.press("a")
+    page.keyboard.press("r")  # pressed before the next suggestion is shown
+    page.wait_for_url("**/review?*after=*")
+    expect(page.locator(".progress b")).to_have_text("1")
+    assert [(r["suggestion_pk"], r["decision"]) for r in human_rows(study)] == [(first, "accepted")]
+    assert int(page.locator("#suggestion").get_attribute("data-pk")) != first

@@ -67,10 +67,17 @@
   const spanButton = document.getElementById("span-selection");
   if (spanButton) spanButton.addEventListener("click", useSelection);
 
+  /* Once a decision is on its way, further keys wait for the next page: a quick "a r" must not
+     reject the suggestion just accepted (the second key was meant for the next one). */
+  let sent = false;
+  if (form) form.addEventListener("submit", () => { sent = true; });
+  window.addEventListener("pageshow", () => { sent = false; });
+
   const aliases = { j: "n", k: "p" };
   document.addEventListener("keydown", (event) => {
     if (event.key === "Escape" && box && !box.hidden) { box.hidden = true; return; }
     if (QK.typing(event) || event.ctrlKey || event.metaKey || event.altKey) return;
+    if (sent) { event.preventDefault(); return; }
     const key = aliases[event.key] || event.key;
     if (key === "u") { event.preventDefault(); undo(); return; }
     if (key === "c" && box) { event.preventDefault(); openReplace(); return; }
