@@ -103,3 +103,19 @@ def test_a_quick_second_key_does_not_change_the_decision_just_sent(page, served)
     expect(page.locator(".progress b")).to_have_text("1")
     assert [(r["suggestion_pk"], r["decision"]) for r in human_rows(study)] == [(first, "accepted")]
     assert int(page.locator("#suggestion").get_attribute("data-pk")) != first
+
+
+def test_escape_closes_the_coding_panel_and_the_replace_box_from_their_search_fields(page, served):
+    base, _token, _study, tiny = served
+    page.goto(f"{base}/transcripts/P1")
+    _select(page, "#turn-4 .text", 0, 14)
+    page.locator("#panel").wait_for(state="visible")
+    expect(page.locator("#panel-search")).to_be_focused()
+    page.keyboard.type("veloc")
+    page.keyboard.press("Escape")
+    expect(page.locator("#panel")).to_be_hidden()
+    page.goto(f"{base}/review?run={tiny.run2}")
+    page.keyboard.press("c")
+    expect(page.locator("#replace-search")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(page.locator("#replace-box")).to_be_hidden()

@@ -84,7 +84,7 @@
         event.preventDefault();
         if (matches[active]) onPick(matches[active]);
       }
-      event.stopPropagation();
+      if (event.key !== "Escape") event.stopPropagation();  // Escape still closes the box around the field
     });
     return { refresh };
   }
