@@ -59,7 +59,8 @@ def run_codebook(study: Any, run_id: int) -> Codebook:
 
 
 def _rules_run(study: Any, run_id: int | None, unit: str | None = None) -> Any:
-    """The run asked for (must be a rules run), else the latest successful rules run (for ``unit``)."""
+    """The run asked for (must be a rules run), else the latest successful rules run (for ``unit``),
+    of the study's declared codebook first (as reports and the workbench choose), then of any."""
     store = study.store
     if run_id is not None:
         run = store.run(run_id)
@@ -67,6 +68,10 @@ def _rules_run(study: Any, run_id: int | None, unit: str | None = None) -> Any:
             raise NotFoundError(f"run {run_id} is a {run['kind']} run, not a rules run", hint="`qualkit runs list` shows the runs")
         return run
     rows = store.query("SELECT * FROM runs WHERE kind = 'rules' AND status = 'ok' ORDER BY id DESC")
+    from ..analysis.codings import declared_codebook_hash  # lazy: pandas; the one rule reports and the workbench use
+
+    declared = declared_codebook_hash(study)
+    rows = sorted(rows, key=lambda row: row["codebook_hash"] != declared)  # stable: newest first within each
     for row in rows:
         if unit is None or json.loads(row["parameters"]).get("unit") == unit:
             return row

@@ -48,7 +48,12 @@ def with_signals(study: Any, codings: pd.DataFrame, coder: str | None) -> pd.Dat
     unit = codings.attrs.get("unit")
     other_kind = "learned" if run["kind"] == "rules" else "rules"
     pairs: list[set[tuple[int, str]]] = []
-    other = study.store.latest_run(other_kind)
+    if other_kind == "rules":  # the declared codebook's run, as the report's default
+        from ..analysis.codings import latest_rules_run
+
+        other = latest_rules_run(study)
+    else:
+        other = study.store.latest_run(other_kind)
     if other is not None and other["id"] != run["id"]:
         from ..analysis.codings import run_unit
 
