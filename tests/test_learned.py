@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -219,7 +220,8 @@ def test_pipeline_adds_a_learned_run_once_human_codings_exist(tmp_path):
     (root / "codebook" / "study.yaml").write_text(CODEBOOK, encoding="utf-8")
     config = root / "qualkit.toml"
     text = config.read_text(encoding="utf-8").replace('path = "default"', 'path = "codebook/study.yaml"')
-    config.write_text(text.replace("enabled = true", "enabled = false"), encoding="utf-8")
+    text = text.replace("[topics]\nenabled = true", "[topics]\nenabled = false")
+    config.write_text(text.replace("\nseed = 0\n", "\nseed = 3\n"), encoding="utf-8")
     write_transcript_files(root)
 
     def actions() -> dict[str, str]:
@@ -239,8 +241,11 @@ def test_pipeline_adds_a_learned_run_once_human_codings_exist(tmp_path):
     try:
         run = study.store.latest_run("learned")
         assert run is not None and json.loads(run["parameters"])["coders"] == ["alice"]
+        assert json.loads(run["parameters"])["seed"] == 3  # [learned] seed
     finally:
         study.close()
+    config.write_text(re.sub(r"(\[learned\][^\[]*?)enabled = true", r"\1enabled = false", config.read_text(encoding="utf-8")), encoding="utf-8")
+    assert actions()["learned"] == "disabled"
 
 
 def test_unknown_embedding_model_is_refused_without_download(learned_study):

@@ -156,6 +156,12 @@ class TopicsSection(_Section):
     _unit = field_validator("unit")(_check_unit)
 
 
+class LearnedSection(_Section):
+    enabled: bool = Field(True, description="Run the learned pass in `qualkit run` when the study has human codings.")
+    embedding: str = Field("", description="Add sentence embeddings of a local model to the features: '' (none), minilm, a model folder or package.")
+    seed: int = Field(0, description="Seed of the folds and classifiers.")
+
+
 class ReportSection(_Section):
     formats: list[Literal["html", "md"]] = Field(default_factory=lambda: ["html", "md"], description="Report formats.")
     out: str = Field("reports", description="Output folder, relative to the study folder.")
@@ -184,6 +190,7 @@ class StudyConfig(_Section):
     codebook: CodebookSection = Field(default_factory=CodebookSection)
     coding: CodingSection = Field(default_factory=CodingSection)
     topics: TopicsSection = Field(default_factory=TopicsSection)
+    learned: LearnedSection = Field(default_factory=LearnedSection)
     report: ReportSection = Field(default_factory=ReportSection)
     export: ExportSection = Field(default_factory=ExportSection)
     execution: ExecutionSection = Field(default_factory=ExecutionSection)
@@ -423,6 +430,13 @@ reducer = "pca"
 clusterer = "kmeans"
 # Above this many segments the model is fitted on a seeded sample and the rest are assigned to it.
 sample_size = 20000
+
+[learned]
+# The learned pass: per-code classifiers trained on the human codings (runs once there are some).
+enabled = true
+# Sentence embeddings added to the TF-IDF features: "" (none), "minilm" (optional extra) or a model folder.
+embedding = ""
+seed = 0
 
 [report]
 formats = ["html", "md"]

@@ -208,6 +208,8 @@ class LearnedStep:
     depends_on = ("import", "code")
 
     def enabled(self, study: Study) -> bool:
+        if not study.config.learned.enabled:
+            return False
         return study.store.conn.execute("SELECT 1 FROM human_codings LIMIT 1").fetchone() is not None
 
     def inputs(self, study: Study, upstream: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -216,6 +218,7 @@ class LearnedStep:
             "coding": study.config.coding.model_dump(),
             "transcripts": upstream["import"]["transcripts"],
             "human_codings": human_codings_hash(study),
+            "learned": study.config.learned.model_dump(),
             "qualkit": __version__,
             "scikit_learn": _version("scikit-learn"),
         }
@@ -224,7 +227,8 @@ class LearnedStep:
         from ..coding.learned import NothingToLearnError, run_learned
 
         try:
-            summary = run_learned(study)
+            config = study.config.learned
+            summary = run_learned(study, seed=config.seed, embedding=config.embedding or None)
         except NothingToLearnError as error:
             return {"run_id": None, "reason": error.message, "skipped": error.hint}
         return {"run_id": summary.run_id, "codes": summary.codes_learned, "skipped": summary.skipped,
