@@ -41,8 +41,9 @@ import yaml
 from ..errors import AnonymityError, InputError, InteropError, Problem, display_path
 from ..store import utcnow
 from ..transcripts_schema.decoding import allow_csv_fields, decode_bytes
-from ._refi import CODE_ID_RE, slugify, unique_id
-from .qdpx import QdpxProject, locate_turns, qualkit_layout, read_qdpx, render_source, split_span, stable_guid
+from ._refi import CODE_ID_RE, slugify, stable_guid, unique_id
+from .qdpx import QdpxProject, read_qdpx
+from .qdpx_layout import locate_turns, qualkit_layout, render_source, split_span
 
 EXTENSION_FILE = "codebook/imported-codes.yaml"
 MAX_CSV_BYTES = 200 * 1024 * 1024
@@ -119,7 +120,7 @@ def coder_name(raw: str) -> str:
 
 def _codebook_codes(study: Any) -> tuple[dict[str, str], Any]:
     """``id -> label`` of the study codebook plus codes already in the extension file."""
-    from .qdpx import study_codebook
+    from .qdpx_export import study_codebook
 
     codebook = study_codebook(study)
     known = {code_id: code.label for code_id, code in codebook.codes.items()}
