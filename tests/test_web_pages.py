@@ -148,7 +148,7 @@ def test_transcript_view_shows_memos_and_links_to_write_one(client, study):
     assert page.find(id="turn-4").select("ul.turn-memos li") == []  # only the turn's own memos
     assert "Whole interview is short." in page.select_one("ul.transcript-memos").get_text()
     link = turn.find("a", class_="memo-link")["href"]
-    assert link == "/memos?new_transcript=P2&new_turn=2#new-memo"
+    assert link == "/memos?new_transcript=P2&new_turn=2&back=/transcripts/P2?turn%3D2#new-memo"  # back to the turn after saving
     form = _soup(client.get(link.split("#")[0])).find(id="new-memo")
     assert form.has_attr("open")
     assert form.find("input", attrs={"name": "transcript"})["value"] == "P2" and form.find("input", attrs={"name": "turn"})["value"] == "2"

@@ -82,3 +82,21 @@ def test_a_decided_suggestion_shows_the_span_and_code_decided(client, study):
     client.post("/review/decide", data={**form, "pk": second.pk, "action": "replace", "code": "debugging"})
     note = _soup(client.get(f"/review?run={run}&pk={second.pk}")).select_one("#your-decision").get_text(" ", strip=True)
     assert note.startswith("You replaced this with Debugging debugging")
+
+
+def test_a_memo_written_from_a_turn_returns_to_that_turn(client, study):
+    page = _soup(client.get("/transcripts/P1"))
+    link = page.select_one("#turn-2 a.memo-link")["href"]
+    form = _soup(client.get(link)).select_one("#new-memo form")
+    back = form.select_one("input[name=back]")["value"]
+    assert back == "/transcripts/P1?turn=2"
+    assert form.select_one("#memo-back")["href"] == back
+    data = {field["name"]: field.get("value", "") for field in form.select("input[name]")}
+    response = client.post("/memos", data={**data, "csrf": client.csrf, "text": "Hedges twice."})
+    assert response.status_code == 303 and response.headers["Location"] == "/transcripts/P1?turn=2"
+    turn = _soup(client.get(response.headers["Location"])).select_one("#turn-2")
+    assert "Hedges twice." in turn.select_one(".turn-memos").get_text()
+    for foreign in ("//evil.example/x", "https://evil.example/", "/\\evil.example", "javascript:alert(1)"):
+        response = client.post("/memos", data={"csrf": client.csrf, "back": foreign, "text": "x"})
+        assert response.status_code == 303 and response.headers["Location"].startswith("/memos#memo-"), foreign
+    assert "back" not in str(_soup(client.get("/memos?back=//evil.example")).select_one("#new-memo form"))

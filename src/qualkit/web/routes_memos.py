@@ -50,6 +50,14 @@ def index() -> object:
     return _page({name: request.args.get(f"new_{name}", "") for name in PREFILL})
 
 
+def _safe_back(value: Any) -> str | None:
+    """``value`` when it is a path on this server (where to return after saving a memo), else None."""
+    text = str(value or "")
+    if not text.startswith("/") or text.startswith("//") or any(c in text for c in "\\\r\n"):
+        return None
+    return text
+
+
 def _page(prefill: dict[str, str], problem: QualkitError | None = None, status: int = 200) -> object:
     """The memos page; ``prefill`` fills the new-memo form (``problem``: why the last one was not saved)."""
     query = (request.args.get("q") or "").strip()
@@ -60,7 +68,7 @@ def _page(prefill: dict[str, str], problem: QualkitError | None = None, status: 
 
     return render(
         "memos.html.j2", status=status, memos=memos, q=query, filters=filters, kinds=TARGET_KINDS, prefill=prefill,
-        problem=problem, code_ids=sorted(code_catalogue(study())),
+        problem=problem, back=_safe_back(request.values.get("back")), code_ids=sorted(code_catalogue(study())),
         transcript_ids=[row["id"] for row in list_transcripts(study())], title="Memos",
     )
 
@@ -80,7 +88,8 @@ def create() -> object:
         memo = _add(request.form, turn_from=1)
     except QualkitError as error:  # the form comes back as typed, with the problem: no memo is lost
         return _page({name: str(request.form.get(name) or "") for name in PREFILL}, problem=error, status=error_status(error))
-    return redirect(url_for("memos.index") + f"#memo-{memo.pk}", code=303)
+    back = _safe_back(request.form.get("back"))  # the page the memo was written from (a transcript at its turn)
+    return redirect(back or url_for("memos.index") + f"#memo-{memo.pk}", code=303)
 
 
 @bp.post("/memos/<int:pk>/edit")
