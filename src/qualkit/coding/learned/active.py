@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from ...errors import NotFoundError
 from .model import MIN_NEGATIVES, MIN_POSITIVES, fit_learned, training_hash
 from .training import load_training
 
@@ -118,7 +119,7 @@ def rank_suggestions(study: Any, run_id: int, *, coder: str | None = None, seed:
     name = coder[len("human:"):] if coder and coder.startswith("human:") else coder
     try:
         training = load_training(store, book, unit=unit, coder=name)
-    except Exception:  # no human codings yet: every code needs decisions, order by spread alone
+    except NotFoundError:  # no human codings yet: every code needs decisions, order by spread alone
         training = None
     rows = store.query(
         """SELECT ca.pk, ca.segment_pk, ca.code_id, s.text, COALESCE(t.participant_id, t.id) AS participant
