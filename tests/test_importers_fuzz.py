@@ -208,7 +208,7 @@ def test_qdc_raises_only_qualkit_errors():
 def test_codings_csv_raises_only_qualkit_errors(tmp_path):
     """The codings CSV reader needs a study and a file: fewer inputs (each is written to disk)."""
     from _interop_fixtures import make_study
-    from qualkit.interop.codings import _read_csv
+    from qualkit.interop.codings_csv import read_csv_codings as _read_csv
 
     study = make_study(tmp_path / "study")
     rng = random.Random(f"qualkit-fuzz-codings{SALT}")

@@ -130,8 +130,8 @@ def import_notes(
 
     ``code_ids`` maps code GUIDs to study code ids; ``source_transcripts`` source GUIDs to transcript ids.
     """
-    from .codings import coder_name
-    from .qdpx import locate_turns, render_source, split_span
+    from .codings_common import coder_name
+    from .qdpx_layout import locate_turns, render_source, split_span
 
     sources = {source.guid: source for source in project.text_sources}
     selections = {sel.guid: (source, sel) for source in project.text_sources for sel in source.selections}
