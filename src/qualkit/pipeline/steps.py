@@ -51,6 +51,16 @@ def _relative(study: Study, path: Path) -> str:
         return str(path.resolve())
 
 
+def stored_transcripts(study: Study) -> dict[str, str]:
+    """``id -> content hash`` of the store's current transcripts: what the coding steps read.
+
+    A transcript imported with ``qualkit transcripts import`` from outside ``[transcripts] sources``
+    is in the study too, so it makes ``qualkit run`` code it (the sources' hashes alone would not).
+    """
+    rows = study.store.query("SELECT id, content_hash FROM transcripts WHERE is_current = 1 ORDER BY id")
+    return {row["id"]: row["content_hash"] for row in rows}
+
+
 class ImportStep:
     """Import the transcripts named by ``[transcripts] sources``; only changed files are parsed."""
 
@@ -110,7 +120,7 @@ class ImportStep:
                 }:
                     conn.execute("UPDATE transcripts SET is_current = 0 WHERE pk = ?", (row["pk"],))
                     retired.append(row["id"])
-        current = {row.id: row.content_hash for row in study.store.transcripts()}
+        current = stored_transcripts(study)
         return {
             "transcripts": current,
             "files": hashes,
@@ -156,7 +166,7 @@ class CodeStep:
         return {
             "codebook": book.hash,
             "coding": study.config.coding.model_dump(),
-            "transcripts": upstream["import"]["transcripts"],
+            "transcripts": stored_transcripts(study),  # every current transcript, also those imported by hand
             "qualkit": __version__,
             "spacy": _version("spacy"),
             "spacy_lookups_data": _version("spacy-lookups-data"),
@@ -185,7 +195,7 @@ class TopicsStep:
         return {
             "topics": study.config.topics.model_dump(),
             "unit": study.config.coding.unit,
-            "transcripts": upstream["import"]["transcripts"],
+            "transcripts": stored_transcripts(study),  # every current transcript, also those imported by hand
             "rules_run": upstream["code"]["run_id"],
             "bertopic": _version("bertopic"),
             "scikit_learn": _version("scikit-learn"),
@@ -216,7 +226,7 @@ class LearnedStep:
         return {
             "rules_run": upstream["code"]["run_id"],
             "coding": study.config.coding.model_dump(),
-            "transcripts": upstream["import"]["transcripts"],
+            "transcripts": stored_transcripts(study),  # every current transcript, also those imported by hand
             "human_codings": human_codings_hash(study),
             "learned": study.config.learned.model_dump(),
             "qualkit": __version__,
