@@ -21,8 +21,6 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import numpy as np
-
 from ...errors import NotFoundError
 from .model import MIN_NEGATIVES, MIN_POSITIVES, fit_learned, training_hash
 from .training import load_training
