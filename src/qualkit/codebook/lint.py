@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CodebookError
-from .loader import LintProblem, Resolved, analyse, pattern_errors
+from .loader import LintProblem, analyse, pattern_errors
+from .resolve import Resolved
 from .model import Code
 
 _STRING_ATTRS = ("ORTH", "TEXT", "LOWER", "LEMMA", "NORM")
