@@ -13,10 +13,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping, Sequence
 
 from ..errors import InputError
-from ..store import participant_sort_key
 from .code_names import resolve_code, study_code_tree
 from .codetree import CodeTree
-from .search import ParticipantCount, current_turns, select_participants, speaker_roles
+from .search import ParticipantCount, ParticipantTally, current_turns, select_participants, speaker_roles
 
 
 @dataclass(frozen=True)
@@ -261,21 +260,17 @@ def code_query(
                     turn_spans[turn_pk][key] = CodedSpan(row.code_id, int(row.start_char), int(row.end_char), "",
                                                          str(row.coder), query_code)
     hits: list[TurnHit] = []
-    per_hits: dict[str, int] = {}
-    per_turns: dict[str, int] = {}
-    per_words: dict[str, int] = {}
+    tally = ParticipantTally()
     searched = 0
     roles = speaker_roles(include_interviewer)
     for row, turns in current_turns(study, chosen):
         pid = row.participant_id or row.id
-        per_hits.setdefault(pid, 0)
-        per_turns.setdefault(pid, 0)
-        per_words.setdefault(pid, 0)
+        tally.begin(pid)
         for turn in turns:
             if turn.role not in roles:
                 continue
             searched += 1
-            per_words[pid] += len(turn.text.split())
+            tally.add_words(pid, len(turn.text.split()))
             codes = turn_codes.get(turn.turn_pk, set())
             if not _evaluate(node, codes):
                 continue
@@ -286,10 +281,8 @@ def code_query(
             )
             hits.append(TurnHit(row.id, row.participant_id, turn.turn_idx, turn.turn_pk, turn.speaker, turn.text,
                                 tuple(sorted(codes)), tuple(spans), turn.start_s, row.pk))
-            per_hits[pid] += len(spans) or 1
-            per_turns[pid] += 1
-    counts = [ParticipantCount(pid, per_hits[pid], per_turns[pid], per_words[pid])
-              for pid in sorted(per_hits, key=participant_sort_key)]
+            tally.hit(pid, len(spans) or 1)
+    counts = tally.counts()
     return CodeQueryResult(_render(node), coder, positives, hits, counts, searched,
                            {k: list(v) for k, v in (where or {}).items()})
 

@@ -177,6 +177,33 @@ class ParticipantCount:
 
 
 @dataclass
+class ParticipantTally:
+    """Per participant, as a search walks the turns: hits, turns with a hit, and words searched."""
+
+    hits: dict[str, int] = field(default_factory=dict)
+    turns: dict[str, int] = field(default_factory=dict)
+    words: dict[str, int] = field(default_factory=dict)
+
+    def begin(self, participant_id: str) -> None:
+        """Count ``participant_id`` even when none of their turns has a hit."""
+        self.hits.setdefault(participant_id, 0)
+        self.turns.setdefault(participant_id, 0)
+        self.words.setdefault(participant_id, 0)
+
+    def add_words(self, participant_id: str, words: int) -> None:
+        self.words[participant_id] = self.words.get(participant_id, 0) + words
+
+    def hit(self, participant_id: str, hits: int) -> None:
+        """One turn of ``participant_id`` with ``hits`` hits."""
+        self.hits[participant_id] += hits
+        self.turns[participant_id] += 1
+
+    def counts(self) -> list[ParticipantCount]:
+        return [ParticipantCount(pid, self.hits[pid], self.turns[pid], self.words.get(pid, 0))
+                for pid in sorted(self.hits, key=participant_sort_key)]
+
+
+@dataclass
 class KwicResult:
     term: str
     pattern: list[str]  # the lemmas (or prefixes ending in *) matched, in order
@@ -261,17 +288,14 @@ def kwic(
     chosen = select_participants(study, where)
     first = pattern[0]
     hits: list[KwicHit] = []
-    per_hits: dict[str, int] = {}
-    per_turns: dict[str, int] = {}
-    per_words: dict[str, int] = {}
+    tally = ParticipantTally()
     searched = 0
     roles = speaker_roles(include_interviewer)
     for row, turns in current_turns(study, chosen):
         pid = row.participant_id or row.id
-        per_hits.setdefault(pid, 0)
-        per_turns.setdefault(pid, 0)
+        tally.begin(pid)
         in_scope = [turn for turn in turns if turn.role in roles]
-        per_words[pid] = per_words.get(pid, 0) + sum(len(turn.text.split()) for turn in in_scope)
+        tally.add_words(pid, sum(len(turn.text.split()) for turn in in_scope))
         if not in_scope:
             continue
         all_tokens = transcript_tokens(study, row.content_hash, [turn.text for turn in turns])
@@ -285,16 +309,14 @@ def kwic(
             found = list(_find(pattern, tokens, turn.text))
             if not found:
                 continue
-            per_hits[pid] += len(found)
-            per_turns[pid] += 1
+            tally.hit(pid, len(found))
             for start, end in found:
                 if limit is not None and len(hits) >= limit:
                     break
                 left, right = _context(turn.text, start, end, width)
                 hits.append(KwicHit(row.id, row.participant_id, turn.turn_idx, turn.turn_pk, turn.speaker, start, end,
                                     turn.text[start:end], left, right, turn.start_s, row.pk, len(turn.text)))
-    counts = [ParticipantCount(pid, per_hits[pid], per_turns[pid], per_words.get(pid, 0))
-              for pid in sorted(per_hits, key=participant_sort_key)]
+    counts = tally.counts()
     if chosen is None:  # every current transcript was indexed: drop the files of versions replaced since
         prune_lemma_cache(study, {row.content_hash for row in _store(study).transcripts()})
     return KwicResult(term, pattern, hits, counts, searched, {k: list(v) for k, v in (where or {}).items()})
@@ -304,6 +326,7 @@ __all__ = [
     "KwicHit",
     "KwicResult",
     "ParticipantCount",
+    "ParticipantTally",
     "filter_options",
     "forget_lemma_indexes",
     "kwic",
