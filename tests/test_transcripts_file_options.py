@@ -43,7 +43,7 @@ def test_validate_and_import_apply_the_file_entries_of_qualkit_toml(panel: Path)
     assert report["parsed"] and {s["label"]: s["role"] for s in report["speakers"]}["P3"] == "participant"
     imported = _cli(panel, "import")  # the study's sources: the interview and the panel, each with its options
     assert imported.exit_code == 0, imported.output
-    assert "options from 1: panels/*.txt: 1 file(s)" in imported.output
+    assert "1 file(s) read with [[transcripts.files]] entry 1: panels/*.txt" in imported.output
     study = Study(panel)
     try:
         roles = {turn.speaker: turn.role.value for turn in study.store.load_transcript("panel-1").turns}

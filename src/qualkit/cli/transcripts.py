@@ -243,8 +243,8 @@ def import_command(
         )
     if len(result.groups) > 1 or any(group["rules"] for group in result.groups):
         for group in result.groups:
-            rules = ", ".join(group["rules"]) or "[transcripts]"
-            click.echo(f"  options from {rules}: {len(group['files'])} file(s)")
+            rules = "; ".join(f"[[transcripts.files]] entry {rule}" for rule in group["rules"]) or "[transcripts] only"
+            click.echo(f"  {len(group['files'])} file(s) read with {rules}")
     if result.reports:
         click.echo(
             f"  anonymity check: name lists and context, plus NER model {', '.join(result.ner_models)}" if result.ner_models
