@@ -100,3 +100,28 @@ def test_a_memo_written_from_a_turn_returns_to_that_turn(client, study):
         response = client.post("/memos", data={"csrf": client.csrf, "back": foreign, "text": "x"})
         assert response.status_code == 303 and response.headers["Location"].startswith("/memos#memo-"), foreign
     assert "back" not in str(_soup(client.get("/memos?back=//evil.example")).select_one("#new-memo form"))
+
+
+def test_review_one_code_or_one_transcript_at_a_time(client, study):
+    run = client.tiny.run2
+    velocity = [s for s in suggestions(study, run, "reviewer") if s.code_id == "velocity"]
+    assert 1 < len(velocity) < len(suggestions(study, run, "reviewer"))
+    page = _soup(client.get(f"/review?run={run}&code=velocity"))
+    assert page.select_one("#only-code option[selected]")["value"] == "velocity"
+    for item in velocity:
+        assert int(page.select_one("#suggestion")["data-pk"]) == item.pk
+        assert "Velocity" in page.select_one("h1.code").get_text()
+        data = {field["name"]: field.get("value", "") for field in page.select("#decide input[name]")}
+        response = client.post("/review/decide", data={**data, "action": "accept"})
+        assert response.status_code == 303 and "code=velocity" in response.headers["Location"]
+        page = _soup(client.get(response.headers["Location"]))
+    done = page.select_one("section.done h1").get_text(" ", strip=True)
+    assert done == f"Every suggestion of run {run} shown here is decided."
+    assert page.select_one("#review-rest")["href"] == f"/review?run={run}&order=document"
+    assert page.select_one(".progress b").get_text() == str(len(velocity))  # progress stays the whole run's
+    p1 = _soup(client.get(f"/review?run={run}&transcript=P1"))  # its velocity suggestions are decided: validation is left
+    pk = int(p1.select_one("#suggestion")["data-pk"])
+    shown = next(s for s in suggestions(study, run, "reviewer") if s.pk == pk)
+    assert (shown.transcript_id, shown.code_id) == ("P1", "validation")
+    nothing = _soup(client.get(f"/review?run={run}&code=nonexistent"))
+    assert "made no suggestions of nonexistent" in nothing.select_one("section.done h1").get_text()

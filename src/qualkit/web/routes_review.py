@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, redirect, request, url_for
 
 from ..errors import InputError
-from ..workbench.review import ORDERINGS, decide, queue_position, review_progress, review_run, suggestions
+from ..workbench.review import ORDERINGS, decide, narrow_queue, queue_position, review_progress, review_run, suggestions
 from .app import coder, json_ok, record, render, study, wants_json
 
 bp = Blueprint("review", __name__)
@@ -26,15 +26,17 @@ def queue() -> object:
     run_id = review_run(current, _int(request.args.get("run"), "run"))
     order = request.args.get("order") or "document"
     items = suggestions(current, run_id, coder(), order=order)
+    only = {"code": request.args.get("code") or None, "transcript": request.args.get("transcript") or None}
+    queue = narrow_queue(items, code_id=only["code"], transcript_id=only["transcript"])
     position = queue_position(current, run_id, coder(), order=order, pk=_int(request.args.get("pk"), "suggestion"),
-                              after=_int(request.args.get("after"), "suggestion"), items=items)
-    progress = review_progress(current, run_id, coder(), items=items)
+                              after=_int(request.args.get("after"), "suggestion"), items=queue)
+    progress = review_progress(current, run_id, coder(), items=items)  # of the whole run
     runs = [row["id"] for row in current.store.query("SELECT id FROM runs WHERE kind IN ('rules', 'learned') AND status = 'ok' ORDER BY id")]
     from ..workbench.codes import code_catalogue
 
     catalogue = code_catalogue(current, (run_id,))
     return render("review.html.j2", position=position, progress=progress, runs=runs, orders=sorted(ORDERINGS),
-                  catalogue=catalogue, title=f"Review run {run_id}")
+                  catalogue=catalogue, only=only, title=f"Review run {run_id}")
 
 
 @bp.post("/review/decide")
@@ -51,5 +53,6 @@ def decide_route() -> object:
     change = record(decide(study(), coder(), pk, action, code_id=str(form.get("code") or "") or None, span=span))
     if wants_json():
         return json_ok(change=change.as_dict())
-    args = {"run": form.get("run") or None, "order": form.get("order") or None, "after": pk}
+    args = {"run": form.get("run") or None, "order": form.get("order") or None, "code": form.get("only_code") or None,
+            "transcript": form.get("only_transcript") or None, "after": pk}
     return redirect(url_for("review.queue", **{k: v for k, v in args.items() if v}), code=303)

@@ -182,6 +182,12 @@ def suggestions(study: Any, run_id: int | None, coder: str, *, order: str = "doc
     return ORDERINGS[order](study, _document_order(study, items))  # an ordering gets them in document order
 
 
+def narrow_queue(items: list[Suggestion], *, code_id: str | None = None, transcript_id: str | None = None) -> list[Suggestion]:
+    """The suggestions of one code and/or one transcript (review a run a code or an interview at a time)."""
+    return [item for item in items
+            if (not code_id or item.code_id == code_id) and (not transcript_id or item.transcript_id == transcript_id)]
+
+
 @dataclass
 class QueuePosition:
     """The suggestion to show, where it is in the queue, and what comes next."""
@@ -386,5 +392,6 @@ def review_decisions(study_or_store: Any, coder: str | None = None, *, run_id: i
 
 __all__ = [
     "ACTIONS", "DECISIONS", "ORDERINGS", "ProgressRow", "QueuePosition", "ReviewProgress", "Suggestion", "carried_decisions", "decide",
-    "queue_position", "register_ordering", "review_decisions", "review_progress", "review_run", "suggestions",
+    "narrow_queue", "queue_position", "register_ordering", "review_decisions", "review_progress", "review_run",
+    "suggestions",
 ]
