@@ -391,6 +391,7 @@ reason = ""
 
 # Import options for some files only: one [[transcripts.files]] entry per glob (among the sources).
 # Unset keys keep the values above; interviewers, speaker_roles and csv_columns are added to them.
+# qualkit run, transcripts import and transcripts validate all read them (command-line flags win).
 # [[transcripts.files]]
 # glob = "transcripts/podcast-*.md"
 # multi_party = true
