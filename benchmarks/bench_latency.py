@@ -60,7 +60,9 @@ print(json.dumps({"cold": times[0], "warm": times[1], "imported": imported}))
 
 def wall(command: list[str], cwd: Path | None = None) -> float:
     started = time.perf_counter()
-    subprocess.run(command, cwd=cwd, check=True, capture_output=True)
+    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"failed: {' '.join(command[-6:])}\n{done.stderr[-2000:]}{done.stdout[-1000:]}")
     return time.perf_counter() - started
 
 

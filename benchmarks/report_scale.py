@@ -104,6 +104,17 @@ def build(study: Any, out: Path) -> dict[str, float]:
     return seconds
 
 
+def _shrink(path: Path) -> None:
+    """Keep the PNG small: 128 colours are plenty for a chart (skipped without Pillow)."""
+    try:
+        from PIL import Image
+    except ImportError:
+        return
+    with Image.open(path) as image:
+        small = image.convert("RGB").quantize(colors=128)
+    small.save(path, optimize=True)
+
+
 def screenshots(html: Path, size: int, docs: Path) -> list[Path]:
     """Each chart figure and the first code's participant list of ``html`` as PNGs in ``docs``."""
     from playwright.sync_api import sync_playwright
@@ -120,11 +131,13 @@ def screenshots(html: Path, size: int, docs: Path) -> list[Path]:
                 continue
             path = docs / f"{name}-{size}.png"
             element.screenshot(path=str(path))
+            _shrink(path)
             written.append(path)
         first = page.query_selector("article.code .prevalence")
         if first is not None:
             path = docs / f"participants-{size}.png"
             first.screenshot(path=str(path))
+            _shrink(path)
             written.append(path)
         browser.close()
     return written

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterable, Sequence
 
 import pandas as pd
 
@@ -200,9 +200,22 @@ def _ensure_segments(store: Store, unit: str) -> None:
     ensure_segments(store, unit)
 
 
-def _frame(rows: list[sqlite3.Row], coder: str) -> pd.DataFrame:
+def _frame(rows: Iterable[Sequence[Any]], coder: str) -> pd.DataFrame:
+    """Rows of :data:`_RUN_SQL` / :data:`_HUMAN_SQL` as a frame, read as they stream from SQLite.
+
+    Each distinct string (a segment's text, an id, a rule) is held once, however many codings
+    repeat it: SQLite returns a new string object per row, and a segment's text repeated for
+    each of its codes was most of a large study's codings frame (and of the report's memory).
+    """
     columns = CODING_COLUMNS + EXTRA_COLUMNS[:-1]
-    frame = pd.DataFrame([tuple(row) for row in rows], columns=columns)
+    values: list[list[Any]] = [[] for _ in columns]
+    shared: dict[str, str] = {}
+    for row in rows:
+        for column, value in zip(values, row):
+            if isinstance(value, str):
+                value = shared.setdefault(value, value)
+            column.append(value)
+    frame = pd.DataFrame(dict(zip(columns, values)), columns=columns)
     frame["coder"] = coder
     return frame
 
@@ -242,14 +255,14 @@ def load_codings(study_or_store: Any, coder: str | None = None, *, unit: str | N
                     f"run {spec.value} did not finish successfully (status {row['status']!r})",
                     hint="choose another run; `qualkit runs list` shows them",
                 )
-            frames.append(_frame(store.query(_RUN_SQL, (int(spec.value),)), spec.name))
+            frames.append(_frame(store.conn.execute(_RUN_SQL, (int(spec.value),)), spec.name))
         else:
             known = store.conn.execute("SELECT 1 FROM human_codings WHERE coder = ? LIMIT 1", (spec.value,)).fetchone()
             if known is None:
                 names = ", ".join(coders(store)) or "none yet"
                 raise NotFoundError(f"no human coder {spec.value!r} in this study", hint=f"known coders: {names}")
             _ensure_segments(store, unit)
-            frames.append(_frame(store.query(_HUMAN_SQL, (unit, spec.value)), spec.name))
+            frames.append(_frame(store.conn.execute(_HUMAN_SQL, (unit, spec.value)), spec.name))
     frames = [frame for frame in frames if not frame.empty]
     codings = pd.concat(frames, ignore_index=True) if frames else empty_codings()
     codings = sort_codings(codings)

@@ -273,12 +273,24 @@ def cooccurrence_matrix(
     """
     tree = _tree_for(codings, codebook)
     incidence = _incidence(codings, window_turns) if _incidence_frame is None else _incidence_frame
-    used = [c for c in tree.preorder() if c in set(incidence["code_id"])]
+    present = set(incidence["code_id"])
+    used = [c for c in tree.preorder() if c in present]
     if incidence.empty:
         return pd.DataFrame(index=pd.Index([], name="code_id"), columns=pd.Index([], name="code_id"), dtype=float)
-    x = pd.crosstab(incidence["segment_pk"], incidence["code_id"]).clip(upper=1).reindex(columns=used, fill_value=0)
-    counts = x.T.dot(x)
-    counts.index.name = counts.columns.name = "code_id"
+    # segments x codes as a sparse 0/1 matrix: a large study has hundreds of thousands of segments
+    from scipy import sparse
+
+    column_of = {code: i for i, code in enumerate(used)}
+    columns = incidence["code_id"].map(column_of)
+    kept = columns.notna().to_numpy()
+    rows, segments = pd.factorize(incidence["segment_pk"].to_numpy()[kept])
+    x = sparse.csr_matrix(
+        (np.ones(len(rows), dtype=np.int64), (rows, columns.to_numpy()[kept].astype(np.int64))), shape=(len(segments), len(used))
+    )
+    x.sum_duplicates()
+    x.data = np.minimum(x.data, 1)
+    index = pd.Index(used, name="code_id")
+    counts = pd.DataFrame((x.T @ x).toarray(), index=index, columns=index.copy())
     if measure == "n":
         return counts.astype(int)
     diag = np.diag(counts.to_numpy()).astype(float)
@@ -497,7 +509,7 @@ def exemplar_quotes(
     per_segment["n_words"] = per_segment["text"].str.split().str.len()
     target = (min_words + max_words) / 2
     per_segment["_fit"] = (per_segment["n_words"] - target).abs().where(per_segment["n_words"] < min_words, 0)
-    per_segment["_key"] = per_segment["transcript_id"].map(participant_sort_key)
+    per_segment["_key"] = per_segment["transcript_id"].map({t: participant_sort_key(t) for t in per_segment["transcript_id"].unique()})
     ranked = per_segment.sort_values(["signals", "score", "_fit", "_key", "turn_idx"], ascending=[False, False, True, True, True], kind="mergesort")
     ranked["_turn"] = ranked.groupby(ranked["participant_id"].fillna(ranked["transcript_id"])).cumcount()
     chosen = ranked.sort_values("_turn", kind="mergesort").head(n).copy()

@@ -228,7 +228,7 @@ def saturation_ticks(ids: list[str]) -> tuple[list[int], list[str]]:
         return list(range(n)), ids
     step = int(np.ceil(n / MAX_SATURATION_LABELS))
     positions = list(range(0, n, step))
-    if n - 1 - positions[-1] < step / 2:
+    if n - 1 - positions[-1] < step * 0.8:  # too close to the last one: it takes its place
         positions[-1] = n - 1
     else:
         positions.append(n - 1)
@@ -247,12 +247,13 @@ def saturation_chart(table: pd.DataFrame, k: int) -> Chart:
         return empty_chart("saturation", title, caption, filename, "no codes were applied")
     n = len(table)
     if n > MAX_SATURATION_LABELS:
-        caption += f" Every {int(np.ceil(n / MAX_SATURATION_LABELS))}th interview is named on the axis (and the last); the saturation table lists them all."
+        caption += f" One interview in {int(np.ceil(n / MAX_SATURATION_LABELS))} is named on the axis (and the last); the table below lists them all."
     with rc_context(_rc("saturation")):
         fig = _figure("saturation", max(5.0, min(MAX_WIDTH_IN, 2.0 + n * 0.45)), 3.2)
         ax = fig.add_subplot()
         x = np.arange(n)
-        ax.bar(x, table["new_codes"], color=OKABE_ITO[4], width=0.6 if n <= 60 else 0.9, label="new codes", zorder=2)
+        added = table["new_codes"].to_numpy() > 0  # only interviews that added codes have a bar to draw
+        ax.bar(x[added], table["new_codes"].to_numpy()[added], color=OKABE_ITO[4], width=0.6 if n <= 60 else 0.9, label="new codes", zorder=2)
         ax.plot(x, table["cumulative"], color=OKABE_ITO[0], marker="o" if n <= 40 else None, markersize=4,
                 linewidth=2 if n <= 100 else 1.5, label="cumulative codes", zorder=3)
         ticks, names = saturation_ticks(table["transcript_id"].astype(str).tolist())
