@@ -11,31 +11,13 @@ from click.testing import CliRunner
 from qualkit.cli import main
 from qualkit.web import create_app
 from qualkit.workbench import ServeLock, suggestions
+from web_fixture import TOKEN
 from workbench_fixture import build_workbench_study, human_rows
-
-TOKEN = "test-token-123"
 
 
 @pytest.fixture
 def tiny(study):
     return build_workbench_study(study)
-
-
-@pytest.fixture
-def app(study, tiny):
-    return create_app(study.root, coder="reviewer", token=TOKEN)
-
-
-@pytest.fixture
-def client(app):
-    client = app.test_client()
-    assert client.get(f"/?token={TOKEN}").status_code == 303  # sets the cookie
-    return client
-
-
-@pytest.fixture
-def csrf(app):
-    return app.config["WORKBENCH"].csrf
 
 
 def test_every_request_needs_the_token(app):

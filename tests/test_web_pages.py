@@ -3,40 +3,16 @@
 from __future__ import annotations
 
 import pytest
-from bs4 import BeautifulSoup
 
 from qualkit.store import utcnow
-from qualkit.web import create_app
 from qualkit.workbench.memos import add_memo, list_memos
+from web_fixture import soup as _soup
 from workbench_fixture import build_workbench_study, human_rows
-
-TOKEN = "pages-token"
 
 
 @pytest.fixture
 def tiny(study):
     return build_workbench_study(study)
-
-
-@pytest.fixture
-def app(study, tiny):
-    return create_app(study.root, coder="reviewer", token=TOKEN)
-
-
-@pytest.fixture
-def client(app):
-    client = app.test_client()
-    client.get(f"/?token={TOKEN}")
-    return client
-
-
-@pytest.fixture
-def csrf(app):
-    return app.config["WORKBENCH"].csrf
-
-
-def _soup(response):
-    return BeautifulSoup(response.get_data(as_text=True), "html.parser")
 
 
 def test_pages_need_the_token_and_posts_need_csrf(app, client, study):
