@@ -23,15 +23,23 @@ def corpus_files(limit: int | None = None) -> list[Path]:
     return files[:limit]
 
 
+def speaker_turns(text: str) -> list[tuple[str, str]]:
+    """The ``(speaker, text)`` of every non-empty ``**Name:** text`` turn of a transcript, in order."""
+    marks = list(SPEAKER.finditer(text))
+    turns = []
+    for mark, following in zip(marks, [*marks[1:], None]):
+        body = text[mark.end() : following.start() if following else len(text)].strip()
+        if body:
+            turns.append((mark.group(1).strip(), body))
+    return turns
+
+
 def podcast_transcripts(limit: int | None = None) -> Iterator[Transcript]:
     """One :class:`Transcript` per episode, streamed."""
     for path in corpus_files(limit):
-        text = path.read_text(encoding="utf-8")
-        marks = list(SPEAKER.finditer(text))
-        turns = []
-        for mark, following in zip(marks, [*marks[1:], None]):
-            body = text[mark.end() : following.start() if following else len(text)].strip()
-            if body:
-                turns.append(Turn(speaker=mark.group(1).strip(), role="participant", text=body))
+        turns = [
+            Turn(speaker=speaker, role="participant", text=body)
+            for speaker, body in speaker_turns(path.read_text(encoding="utf-8"))
+        ]
         if turns:
             yield Transcript(id=path.stem, participant=Participant(id=path.stem), turns=turns)

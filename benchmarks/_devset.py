@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from _corpus import CORPUS, SPEAKER, corpus_files
+from _corpus import CORPUS, corpus_files, speaker_turns
 
 DATA = Path(__file__).resolve().parent / "data"
 LABELS = DATA / "devset_labels.csv"
@@ -54,14 +54,8 @@ class Turn:
 
 def file_turns(path: Path) -> list[Turn]:
     """Every non-empty turn of one transcript, numbered from 0 (the same split as _corpus)."""
-    text = path.read_text(encoding="utf-8")
-    marks = list(SPEAKER.finditer(text))
-    turns = []
-    for mark, following in zip(marks, [*marks[1:], None]):
-        body = text[mark.end() : following.start() if following else len(text)].strip()
-        if body:
-            turns.append(Turn(path.name, len(turns), mark.group(1).strip(), body))
-    return turns
+    pairs = speaker_turns(path.read_text(encoding="utf-8"))
+    return [Turn(path.name, index, speaker, body) for index, (speaker, body) in enumerate(pairs)]
 
 
 def participant_turns(min_words: int = SUBSTANTIVE_WORDS) -> Iterator[Turn]:
