@@ -264,6 +264,24 @@ def human_codings_hash(study: Study) -> str | None:
     return digest.hexdigest() if rows else None
 
 
+def memos_hash(study: Study) -> str | None:
+    """Hash of every memo, or None when there are none: the report's memo appendix
+    (``[report] memos``) and QDPX exports (REFI-QDA notes) read them."""
+    import hashlib
+
+    rows = study.store.conn.execute(
+        "SELECT pk, coder, target_kind, code_id, transcript_id, turn_idx, coding_pk, title, text, updated_at FROM memos ORDER BY pk"
+    ).fetchall()
+    return hashlib.sha256(repr([tuple(row) for row in rows]).encode("utf-8")).hexdigest() if rows else None
+
+
+def _with_memos(inputs: dict[str, Any], study: Study, reads_memos: bool) -> dict[str, Any]:
+    """``inputs`` plus the memos' hash when the step reads memos and there are some (a study
+    without memos keeps its fingerprints)."""
+    digest = memos_hash(study) if reads_memos else None
+    return {**inputs, "memos": digest} if digest is not None else inputs
+
+
 def _report_inputs(study: Study, upstream: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return {
         "human_codings": human_codings_hash(study),
@@ -305,15 +323,17 @@ class ReportStep:
         return bool(study.config.report.formats)
 
     def inputs(self, study: Study, upstream: dict[str, dict[str, Any]]) -> dict[str, Any]:
-        return {
+        return _with_memos({
             **_report_inputs(study, upstream),
             "report": study.config.report.model_dump(),
             "templates": tree_sha256(study.root / "reports" / "templates"),
             "participants": _optional_file_hash(study, study.config.transcripts.participants),
-        }
+        }, study, study.config.report.memos)
 
     def run(self, study: Study, upstream: dict[str, dict[str, Any]], previous: dict[str, Any] | None, inputs: dict[str, Any]) -> dict[str, Any]:
         from ..reports import build_report
+
+        from ..execution.progress import current_progress
 
         code = upstream["code"]
         files = build_report(
@@ -322,6 +342,7 @@ class ReportStep:
             formats=tuple(study.config.report.formats),
             out=study.path(study.config.report.out),
             compare_with=code.get("previous_run_id"),
+            on_progress=current_progress(),
         )
         return {"files": [_relative(study, Path(f)) for f in files]}
 
@@ -336,12 +357,12 @@ class ExportStep:
         return bool(study.config.export.formats)
 
     def inputs(self, study: Study, upstream: dict[str, dict[str, Any]]) -> dict[str, Any]:
-        return {
+        return _with_memos({
             "rules_run": upstream["code"]["run_id"],
             "human_codings": human_codings_hash(study),
             "export": study.config.export.model_dump(),
             "qualkit": __version__,
-        }
+        }, study, "qdpx" in study.config.export.formats)  # a QDPX project carries the memos as notes
 
     def run(self, study: Study, upstream: dict[str, dict[str, Any]], previous: dict[str, Any] | None, inputs: dict[str, Any]) -> dict[str, Any]:
         out = study.path(study.config.export.out)
