@@ -33,6 +33,15 @@ MAX_TOTAL_BYTES = 1024 * 1024 * 1024  # 1 GiB uncompressed
 MAX_XML_BYTES = 256 * 1024 * 1024
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
+#: What reading a member of a corrupt or truncated archive raises.
+_READ_ERRORS = (zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError, NotImplementedError)
+
+
+def _unreadable(shown: str, member: str, error: Exception) -> InteropError:
+    return InteropError(
+        f"{shown}: member {member!r} cannot be read ({error})",
+        hint="the archive is corrupt or truncated; export the project again",
+    )
 
 
 @dataclass(frozen=True)
@@ -149,11 +158,8 @@ class SafeArchive:
             )
         try:
             handle = self._zip.open(member)
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError, NotImplementedError) as error:
-            raise InteropError(
-                f"{self.shown}: member {member!r} cannot be read ({error})",
-                hint="the archive is corrupt or truncated; export the project again",
-            ) from error
+        except _READ_ERRORS as error:
+            raise _unreadable(self.shown, member, error) from error
         with handle:
             yield io.BufferedReader(_CappedReader(handle, cap, self, member), buffer_size=64 * 1024)
 
@@ -179,11 +185,8 @@ class SafeArchive:
                     chunks.append(chunk)
         except InteropError:
             raise
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError, NotImplementedError) as error:
-            raise InteropError(
-                f"{self.shown}: member {member!r} cannot be read ({error})",
-                hint="the archive is corrupt or truncated; export the project again",
-            ) from error
+        except _READ_ERRORS as error:
+            raise _unreadable(self.shown, member, error) from error
         self._read_bytes += size
         return b"".join(chunks)
 
@@ -202,11 +205,8 @@ class _CappedReader(io.RawIOBase):
         wanted = 1024 * 1024 if size is None or size < 0 else min(size, 1024 * 1024)
         try:
             chunk = self._handle.read(wanted)
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError, NotImplementedError) as error:
-            raise InteropError(
-                f"{self._archive.shown}: member {self._member!r} cannot be read ({error})",
-                hint="the archive is corrupt or truncated; export the project again",
-            ) from error
+        except _READ_ERRORS as error:
+            raise _unreadable(self._archive.shown, self._member, error) from error
         self.size += len(chunk)
         self._archive._read_bytes += len(chunk)
         if self.size > self._cap:
