@@ -64,3 +64,25 @@ def test_topic_fit_reports_every_stage_with_segment_counts(tmp_path: Path) -> No
     assert [call for call in calls if call[0] == "lemmatizing"][-1][1:3] == (n, n)
     assert sum(call[3] for call in calls if call[0] == "lemmatizing") > n  # words were counted
     study.close()
+
+
+def test_report_build_reports_its_stages_with_counts(tmp_path: Path) -> None:
+    from qualkit.coding.rules import run_rules
+    from qualkit.demo import copy_sample_study
+    from qualkit.pipeline import run_pipeline
+    from qualkit.pipeline.steps import ImportStep
+    from qualkit.reports import build_report
+    from qualkit.study import Study
+
+    study = Study(copy_sample_study(tmp_path / "sample"))
+    run_pipeline(study, steps=[ImportStep()])
+    run_rules(study, progress=False)
+    calls: list[tuple] = []
+    build_report(study, formats=("html", "md"), out=tmp_path / "out", on_progress=lambda *args: calls.append(args))
+    stages = list(dict.fromkeys(call[0] for call in calls))
+    assert stages[0] == "report: codings and tables" and stages[-1] == "report: rendering"
+    assert "report: codes and quotes" in stages and "report: charts" in stages
+    codes = [call for call in calls if call[0] == "report: codes and quotes"]
+    assert codes[-1][1] == codes[-1][2] > 10 and codes[-1][4] == "codes"
+    assert [call[1:3] for call in calls if call[0] == "report: rendering"] == [(1, 2), (2, 2)]
+    study.close()

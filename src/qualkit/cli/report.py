@@ -35,8 +35,11 @@ def build(ctx: click.Context, run_id: int | None, coder: str | None, formats: tu
         raise click.UsageError("give --run or --coder, not both")
     study = get_study(ctx)
     chosen = f"run:{run_id}" if run_id is not None else coder
-    paths = build_report(study, coder=chosen, formats=formats or tuple(study.config.report.formats), out=out,
-                         agreement_with=agreement_with, memos=memos)
+    from ..execution.progress import stage_progress
+
+    with stage_progress(enabled=not as_json) as on_progress:
+        paths = build_report(study, coder=chosen, formats=formats or tuple(study.config.report.formats), out=out,
+                             agreement_with=agreement_with, memos=memos, on_progress=on_progress)
     if as_json:
         echo_json({"ok": True, "written": [str(p) for p in paths]})
         return

@@ -42,8 +42,8 @@ def _rate_column(unit: str) -> Any:
         def render(self, task: Any) -> Text:
             elapsed = task.finished_time if task.finished else task.elapsed
             if not elapsed:
-                return Text(f"- {unit}/s", style="progress.data.speed")
-            text = f"{_human(task.completed / elapsed)} {unit}/s"
+                return Text(f"- {task.fields.get('unit', unit)}/s", style="progress.data.speed")
+            text = f"{_human(task.completed / elapsed)} {task.fields.get('unit', unit)}/s"
             words = task.fields.get("words", 0)
             if words:
                 text += f", {_human(words / elapsed)} words/s"
@@ -112,13 +112,14 @@ class ProgressCallback(Protocol):
 
     ``stage`` names the part of the work ("lemmatizing", "fitting topics"); ``done`` is how many
     of ``total`` items that stage has finished so far (``total`` None: unknown); ``words`` is the
-    number of words processed since the previous call of that stage (0: not counted).
+    number of words processed since the previous call of that stage (0: not counted); ``unit``
+    names the items when they are not the renderer's default (e.g. "codes", "charts").
     """
 
-    def __call__(self, stage: str, done: int, total: int | None, words: int = 0) -> None: ...
+    def __call__(self, stage: str, done: int, total: int | None, words: int = 0, unit: str | None = None) -> None: ...
 
 
-def no_progress(stage: str, done: int, total: int | None, words: int = 0) -> None:  # noqa: ARG001
+def no_progress(stage: str, done: int, total: int | None, words: int = 0, unit: str | None = None) -> None:  # noqa: ARG001
     """A :class:`ProgressCallback` that shows nothing."""
     return None
 
@@ -168,7 +169,7 @@ def stage_progress(*, unit: str = "segments", enabled: bool = True, console: Any
             TextColumn("[bold]{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn(unit),
+            TextColumn("{task.fields[unit]}"),
             _rate_column(unit),
             TimeElapsedColumn(),
             console=console,
@@ -178,7 +179,7 @@ def stage_progress(*, unit: str = "segments", enabled: bool = True, console: Any
         live.update(progress=progress, tasks={}, words={})
         return progress
 
-    def callback(stage: str, done: int, total: int | None, words_now: int = 0) -> None:
+    def callback(stage: str, done: int, total: int | None, words_now: int = 0, unit_now: str | None = None) -> None:
         nonlocal last
         progress = live["progress"] or start()
         tasks, words = live["tasks"], live["words"]
@@ -188,7 +189,7 @@ def stage_progress(*, unit: str = "segments", enabled: bool = True, console: Any
                 if task.total is not None and task.completed < task.total:
                     progress.update(other, completed=task.total)
                 progress.stop_task(other)
-            tasks[stage] = progress.add_task(stage, total=total, words=0)
+            tasks[stage] = progress.add_task(stage, total=total, words=0, unit=unit_now or unit)
             words[stage] = 0
         words[stage] += words_now
         progress.update(tasks[stage], completed=done, total=total, words=words[stage])

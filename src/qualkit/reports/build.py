@@ -271,15 +271,22 @@ def _contribute(study: Any, context: ReportContext) -> None:
 
 def build_context(
     study: Any, *, coder: str | None = None, agreement_with: str | None = None, compare_with: int | None = None,
-    memos: bool | None = None,
+    memos: bool | None = None, on_progress: Callable[..., None] | None = None,
 ) -> ReportContext:
     """Everything the report shows, computed from the store (no files are written).
 
     ``coder`` defaults to the latest successful rules run (else the first human coder; a study
     with neither gets a report without codings). ``agreement_with`` names a second coder for the
     agreement section; by default a run is compared with the first human coder, when there is one.
-    ``memos`` adds the memos appendix (default: ``[report] memos``).
+    ``memos`` adds the memos appendix (default: ``[report] memos``). ``on_progress(stage, done,
+    total, words, unit)`` hears the stages (see :class:`qualkit.execution.progress.ProgressCallback`).
     """
+
+    def stage(name: str, done: int, total: int, unit: str) -> None:
+        if on_progress is not None:
+            on_progress(f"report: {name}", done, total, 0, unit)
+
+    stage("codings and tables", 0, 1, "steps")
     coder = _resolve_coder(study, coder)
     notes: list[str] = []
     if coder is None:
@@ -299,6 +306,8 @@ def build_context(
     if coder is not None and codings.empty:
         notes.append(f"The coder {coder} applied no codes, so every count below is zero.")
 
+    stage("codings and tables", 1, 1, "steps")
+    sections_done, sections_total = 0, len(tree.codes)
     prevalence = tables.prevalence(codings, tree, people)
     prev = prevalence.set_index("code_id")
     frequency = tables.code_frequency(codings, tree, people)
@@ -338,7 +347,10 @@ def build_context(
         return [GroupShare(str(a), str(g), str(p)) for a, g, p in zip(mine["attribute"], mine["group"], mine["phrase"])]
 
     def code_section(code_id: str, depth: int) -> CodeSection:
+        nonlocal sections_done
         row = prev.loc[code_id]
+        sections_done += 1
+        stage("codes and quotes", min(sections_done, sections_total), sections_total, "codes")
         return CodeSection(
             id=code_id,
             label=labels[code_id],
@@ -385,13 +397,15 @@ def build_context(
         )
 
     # charts
+    stage("charts", 0, 3, "charts")
     co_counts = tables.cooccurrence_matrix(codings, tree)
     co_jaccard = tables.cooccurrence_matrix(codings, tree, measure="jaccard")
-    chart_set = Charts(
-        cooccurrence=charts.cooccurrence_chart(co_counts, co_jaccard, labels),
-        saturation=charts.saturation_chart(saturation, SATURATION_K),
-        matrix=charts.matrix_chart(counts, labels),
-    )
+    cooccurrence_chart = charts.cooccurrence_chart(co_counts, co_jaccard, labels)
+    stage("charts", 1, 3, "charts")
+    saturation_chart = charts.saturation_chart(saturation, SATURATION_K)
+    stage("charts", 2, 3, "charts")
+    chart_set = Charts(cooccurrence=cooccurrence_chart, saturation=saturation_chart, matrix=charts.matrix_chart(counts, labels))
+    stage("charts", 3, 3, "charts")
 
     # saturation
     at = saturation.attrs.get("saturation_at")
@@ -732,16 +746,23 @@ def build_report(
     agreement_with: str | None = None,
     compare_with: int | None = None,
     memos: bool | None = None,
+    on_progress: Callable[..., None] | None = None,
 ) -> list[Path]:
     """Build the report and write ``index.html`` and/or ``report.md`` (with ``charts/*.svg``) into
-    ``out`` (default: the study's report folder). Returns the paths written."""
+    ``out`` (default: the study's report folder). Returns the paths written. ``on_progress`` hears
+    the stages (see :func:`build_context`)."""
     formats = list(dict.fromkeys(formats))
     for fmt in formats:
         if fmt not in TEMPLATES:
             raise QualkitError(f"unknown report format {fmt!r}", hint=f"choose from: {', '.join(TEMPLATES)}")
     folder = Path(out) if out is not None else study.path(study.config.report.out)
-    context = build_context(study, coder=coder, agreement_with=agreement_with, compare_with=compare_with, memos=memos)
-    rendered = {fmt: render(context, fmt, study=study) for fmt in formats}
+    context = build_context(study, coder=coder, agreement_with=agreement_with, compare_with=compare_with, memos=memos,
+                            on_progress=on_progress)
+    rendered = {}
+    for fmt in formats:
+        rendered[fmt] = render(context, fmt, study=study)
+        if on_progress is not None:
+            on_progress("report: rendering", len(rendered), len(formats), 0, "formats")
     ensure_output_folder(folder, option="--out or [report] out")
     written = []
     for fmt, text in rendered.items():
