@@ -56,6 +56,9 @@ def replicate(files: list[Path], copies: int, folder: Path) -> Path:
 # -- one case, in a child process ---------------------------------------------------------------
 def run_case(folder: Path, backend_name: str, workers: int, sample: int) -> dict[str, Any]:
     sys.path.insert(0, str(REPO / "src"))
+    from qualkit.lean_imports import keep_torch_out_of_thinc
+
+    keep_torch_out_of_thinc()  # as the command line does: spaCy's thinc would import torch, and BERTopic in full after it
     from qualkit import analysis
     from qualkit.coding.rules import run_rules
     from qualkit.coding.topics.model import TopicParameters
