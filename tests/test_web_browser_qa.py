@@ -119,3 +119,22 @@ def test_escape_closes_the_coding_panel_and_the_replace_box_from_their_search_fi
     expect(page.locator("#replace-search")).to_be_focused()
     page.keyboard.press("Escape")
     expect(page.locator("#replace-box")).to_be_hidden()
+
+
+def test_a_memo_on_a_coding_from_its_details(page, served):
+    from qualkit.workbench import add_coding
+
+    base, _token, study, _tiny = served
+    change = add_coding(study, "reviewer", "P1", 3, 0, 14, ["velocity"])  # "Fast iteration"
+    page.goto(f"{base}/transcripts/P1")
+    page.locator("#turn-4 .chip.human").first.click()
+    page.locator("#pop a[data-action=memo]").click()
+    page.wait_for_url("**/memos?*")
+    form = page.locator("#new-memo form")
+    expect(form.locator("input[name=coding]")).to_have_value(str(change.inserted[0]))
+    form.locator("textarea[name=text]").fill("Speed as identity, not as a metric.")
+    form.locator("button[type=submit]").click()
+    page.wait_for_url("**/transcripts/P1?turn=4*")
+    expect(page.locator("#turn-4 .turn-memos")).to_contain_text(f"on coding {change.inserted[0]}")
+    rows = study.store.query("SELECT target_kind, coding_pk, transcript_id, turn_idx FROM memos")
+    assert [tuple(r) for r in rows] == [("coding", change.inserted[0], "P1", 3)]

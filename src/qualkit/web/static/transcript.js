@@ -15,7 +15,7 @@
   let chosen = [];
 
   /* ---- details of a highlight -------------------------------------------------------- */
-  function describe(mark) {
+  function describe(mark, turnIdx) {
     const box = el("div", { class: "mark " + mark.kind });
     const head = el("p", { class: "head" });
     head.append(el("span", { class: "badge " + mark.kind }, mark.kind === "auto" ? "automatic" : "human"), " ",
@@ -39,6 +39,13 @@
     }
     add("span", mark.start + "–" + mark.end);
     box.append(facts);
+    if (mark.kind === "human" && Number.isInteger(turnIdx)) {
+      const back = location.pathname + "?turn=" + (turnIdx + 1);
+      const href = "/memos?new_coding=" + mark.pk + "&back=" + encodeURIComponent(back) + "#new-memo";
+      const line = el("p", { class: "memo-on-coding" });
+      line.append(el("a", { href, "data-action": "memo" }, "Write a memo on this coding"));
+      box.append(line);
+    }
     if (mark.kind === "human" && mark.coder === me) {
       const actions = el("p", { class: "actions" });
       const remove = el("button", { type: "button", class: "danger", "data-action": "remove" }, "Remove");
@@ -58,7 +65,9 @@
   function showPop(target, pinned) {
     const keys = (target.dataset.keys || "").split(" ").filter(Boolean);
     if (!keys.length) return;
-    pop.replaceChildren(...keys.map((key) => describe(marks[key])).filter(Boolean));
+    const turn = target.closest("article.turn");
+    const turnIdx = turn ? Number(turn.dataset.turn) : NaN;
+    pop.replaceChildren(...keys.map((key) => describe(marks[key], turnIdx)).filter(Boolean));
     pop.hidden = false;
     pop.dataset.pinned = pinned ? "1" : "";
     const rect = target.getBoundingClientRect();
