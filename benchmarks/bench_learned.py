@@ -9,7 +9,7 @@ on the same seeds:
   debt types): seed 5%, 10%, 20% and 50% of the units as "human-coded", learn, and score the
   held-out rest: macro-F1 and mean Cohen's kappa over the codes with at least 8 examples in the
   corpus, for the learned pass (``fit_learned``: word + character TF-IDF, class-balanced logistic
-  regression, Platt calibration and F1 threshold by cross-validation), a TF-IDF + logistic
+  regression, Platt calibration and kappa threshold by cross-validation), a TF-IDF + logistic
   regression baseline (word TF-IDF, scikit-learn defaults, threshold 0.5) and a majority baseline
   (each code's majority value in the seeds);
 - **the human ceiling** on 23Shades' double-coded rounds (419 comments, two labellers, broad debt

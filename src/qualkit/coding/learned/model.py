@@ -7,7 +7,7 @@ For each code: a logistic regression (liblinear, class-balanced, seeded) on the 
 decided about (label 1 = coded with the code, 0 = decided against it), plus the codebook's
 ``examples`` as weak positives (sample weight ``weak_weight``, never used for evaluation).
 Scores are calibrated by Platt scaling fitted on out-of-fold decision values of a stratified
-k-fold cross-validation, and the decision threshold is the one with the best out-of-fold F1.
+k-fold cross-validation, and the decision threshold is the one with the best out-of-fold kappa.
 A code with fewer than :data:`MIN_POSITIVES` human positives (or :data:`MIN_NEGATIVES`
 negatives) is not learned, nor is one whose out-of-fold kappa is not above :data:`MIN_CV_KAPPA`
 (its decisions would be no better than chance); its :class:`Skipped` entry says why.
@@ -186,19 +186,26 @@ def binary_metrics(truth: np.ndarray, predicted: np.ndarray) -> dict[str, float]
 
 
 def _best_threshold(probabilities: np.ndarray, y: np.ndarray) -> float:
-    """The cut with the best F1 over the out-of-fold probabilities (ties: the higher cut)."""
+    """The cut with the best Cohen's kappa over the out-of-fold probabilities: the measure validity
+    judges a code by (ties: the higher cut). Computed for every cut at once from cumulative counts."""
     order = np.argsort(-probabilities, kind="mergesort")
     sorted_p = probabilities[order]
     sorted_y = y[order].astype(bool)
-    tp = np.cumsum(sorted_y)
-    fp = np.cumsum(~sorted_y)
-    total_pos = sorted_y.sum()
-    f1 = 2 * tp / (tp + fp + total_pos)
+    n = len(sorted_y)
+    positives = float(sorted_y.sum())
+    tp = np.cumsum(sorted_y).astype(float)
+    fp = np.cumsum(~sorted_y).astype(float)
+    fn = positives - tp
+    tn = (n - positives) - fp
+    p_o = (tp + tn) / n
+    p_e = ((tp + fp) * (tp + fn) + (tn + fn) * (tn + fp)) / (n * n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        kappa = np.where(np.isclose(p_e, 1.0), -1.0, (p_o - p_e) / (1.0 - p_e))
     # Only cut between distinct probabilities.
     distinct = np.r_[sorted_p[1:] != sorted_p[:-1], True]
-    f1 = np.where(distinct, f1, -1.0)
-    best = int(np.argmax(f1))
-    low = sorted_p[best + 1] if best + 1 < len(sorted_p) else 0.0
+    kappa = np.where(distinct, kappa, -2.0)
+    best = int(np.argmax(kappa))
+    low = sorted_p[best + 1] if best + 1 < n else 0.0
     return float((sorted_p[best] + low) / 2.0)
 
 
@@ -295,7 +302,7 @@ def fit_learned(
             models[code] = result
     parameters = {"seed": seed, "folds": folds, "C": C, "weak_weight": weak_weight, "min_positives": min_positives,
                   "min_negatives": MIN_NEGATIVES, "min_cv_kappa": MIN_CV_KAPPA, "classifier": "logistic regression (liblinear, class-balanced)",
-                  "calibration": "Platt on out-of-fold decisions", "threshold": "best out-of-fold F1",
+                  "calibration": "Platt on out-of-fold decisions", "threshold": "best out-of-fold kappa",
                   "features": feature_set.describe()}
     return LearnedModels(feature_set, models, skipped, parameters)
 
