@@ -125,3 +125,10 @@ def test_review_one_code_or_one_transcript_at_a_time(client, study):
     assert (shown.transcript_id, shown.code_id) == ("P1", "validation")
     nothing = _soup(client.get(f"/review?run={run}&code=nonexistent"))
     assert "made no suggestions of nonexistent" in nothing.select_one("section.done h1").get_text()
+
+
+def test_review_run_choice_says_what_each_run_is(client, study):
+    run = client.tiny.run2
+    options = {int(o["value"]): o.get_text() for o in _soup(client.get(f"/review?run={run}")).select("select[name=run] option")}
+    assert set(options) == {client.tiny.run1, run}
+    assert options[run] == f"run {run} · rules · 2026-02-02 · {len(suggestions(study, run, 'reviewer'))} suggestions"

@@ -31,12 +31,16 @@ def queue() -> object:
     position = queue_position(current, run_id, coder(), order=order, pk=_int(request.args.get("pk"), "suggestion"),
                               after=_int(request.args.get("after"), "suggestion"), items=queue)
     progress = review_progress(current, run_id, coder(), items=items)  # of the whole run
-    runs = [row["id"] for row in current.store.query("SELECT id FROM runs WHERE kind IN ('rules', 'learned') AND status = 'ok' ORDER BY id")]
+    rows = current.store.query(
+        """SELECT r.id, r.kind, r.started_at, (SELECT COUNT(*) FROM code_applications ca WHERE ca.run_id = r.id) AS n
+           FROM runs r WHERE r.kind IN ('rules', 'learned') AND r.status = 'ok' ORDER BY r.id""")
+    runs = [row["id"] for row in rows]
+    run_labels = {row["id"]: f"run {row['id']} · {row['kind']} · {str(row['started_at'])[:10]} · {row['n']} suggestions" for row in rows}
     from ..workbench.codes import code_catalogue
 
     catalogue = code_catalogue(current, (run_id,))
     return render("review.html.j2", position=position, progress=progress, runs=runs, orders=sorted(ORDERINGS),
-                  catalogue=catalogue, only=only, title=f"Review run {run_id}")
+                  catalogue=catalogue, only=only, run_labels=run_labels, title=f"Review run {run_id}")
 
 
 @bp.post("/review/decide")
