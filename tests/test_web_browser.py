@@ -125,6 +125,7 @@ def test_review_accept_one_reject_one_with_the_keyboard(page, served):
     assert second != first
     page.keyboard.press("r")
     expect(page.locator("#suggestion")).not_to_have_attribute("data-pk", str(second))
+    page.wait_for_load_state("load")  # the keys' script runs at the end of the page: wait for it before pressing c
     rows = human_rows(study)
     assert [(r["suggestion_pk"], r["decision"], r["origin"]) for r in rows] == [
         (first, "accepted", "workbench"), (second, "rejected", "workbench")]
