@@ -136,6 +136,7 @@ def test_review_accept_one_reject_one_with_the_keyboard(page, served):
     page.keyboard.press("Enter")
     expect(page.locator(".progress b")).to_have_text("3")
     assert human_rows(study)[-1]["decision"] == "replaced"
+    page.wait_for_load_state("load")
     page.keyboard.press("u")  # undo the replacement
     expect(page.locator(".progress b")).to_have_text("2")
     assert [r["decision"] for r in human_rows(study)] == ["accepted", "rejected"]
