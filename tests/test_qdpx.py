@@ -287,3 +287,25 @@ def test_sample_study_exports_valid_qdpx_and_round_trips(shared_data, tmp_path):
     finally:
         study.close()
         empty.close()
+
+
+def test_sources_imported_from_a_project_meet_the_studys_deny_list(coded, tmp_path):
+    """--import-sources checks the new transcripts as `transcripts import` would: the study's deny-list too."""
+    from qualkit.errors import AnonymityError
+    from qualkit.study import Study
+
+    study, _ = coded
+    out = export_qdpx(study, tmp_path / "study.qdpx", coders=["human:alice"])
+    empty = make_study(tmp_path / "empty", codebook=OTHER_CODEBOOK, transcripts=False)
+    (empty.root / "deny.txt").write_text("Lunch\n", encoding="utf-8")
+    config = empty.root / "qualkit.toml"
+    config.write_text(config.read_text(encoding="utf-8").replace('# deny_list = "deny-list.txt"', 'deny_list = "deny.txt"'), encoding="utf-8")
+    empty.close()
+    empty = Study(empty.root)
+    try:
+        with pytest.raises(AnonymityError) as caught:
+            import_qdpx_codings(empty, out, import_sources=True, add_unknown=True)
+        assert any("Lunch" in p.message for p in caught.value.problems)
+        assert empty.store.query("SELECT COUNT(*) FROM transcripts")[0][0] == 0
+    finally:
+        empty.close()

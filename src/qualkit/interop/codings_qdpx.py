@@ -17,15 +17,6 @@ from .qdpx import QdpxProject, read_qdpx
 from .qdpx_layout import locate_turns, qualkit_layout, render_source, split_span
 
 
-def _anonymity_checker(study: Any) -> Any:
-    from ..transcripts_schema.anonymity import AnonymityChecker, load_deny_list
-
-    section = study.config.anonymity
-    terms = list(load_deny_list(study.path(section.deny_list))) if section.deny_list else []
-    allowed = list(load_deny_list(study.path(section.allow_list))) if section.allow_list else []
-    return AnonymityChecker(terms, ner=section.ner, ner_model=section.ner_model, allow_terms=allowed)
-
-
 def source_transcript(project: QdpxProject, source: Any, transcripts: dict[str, int]) -> str | None:
     """The study transcript a source stands for: by qualkit's source GUID, then by name."""
     for transcript_id in transcripts:
@@ -168,7 +159,9 @@ def read_qdpx_codings(
                 warnings.append(f"source {source.name!r} has no text; not imported")
                 continue
             if checker is None:
-                checker = _anonymity_checker(study)
+                from ..transcripts_schema.importing import study_anonymity_checker
+
+                checker = study_anonymity_checker(study)
             report = checker.check(transcript)
             override = None
             if report.findings:

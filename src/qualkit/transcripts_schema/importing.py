@@ -158,6 +158,14 @@ def _anonymity_settings(
     return terms, use_ner, model, allowed
 
 
+def study_anonymity_checker(study: "Study") -> Any:
+    """The anonymity checker the study's ``[anonymity]`` section configures, as its imports use it."""
+    from .anonymity import AnonymityChecker
+
+    terms, use_ner, model, allowed = _anonymity_settings(study, None, None)
+    return AnonymityChecker(terms, ner=use_ner, ner_model=model, allow_terms=allowed)
+
+
 def study_participants(study: "Study | None", path: str | Path | None = None) -> dict[str, ParticipantRecord] | None:
     """The study's participants.csv (or ``path``), or None when there is none."""
     if path is not None:
@@ -501,6 +509,7 @@ __all__ = [
     "read_file",
     "read_transcript",
     "source_paths",
+    "study_anonymity_checker",
     "study_participants",
     "supported_extensions",
     "validate_files",
