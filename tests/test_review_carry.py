@@ -67,3 +67,17 @@ def test_the_review_page_says_where_a_carried_decision_was_made(study, tiny):
     assert f"(on the same suggestion of run {tiny.run1})" in page.select_one("#your-decision").get_text(" ", strip=True)
     fresh = BeautifulSoup(client.get(f"/review?run={tiny.run2}").get_data(as_text=True), "html.parser")
     assert int(fresh.select_one("#suggestion")["data-pk"]) != new[_key(item)].pk  # the queue skips it
+
+
+def test_the_agreement_page_of_a_run_with_carried_decisions_only(study, tiny):
+    old = suggestions(study, tiny.run1, "reviewer")
+    new = {_key(item) for item in suggestions(study, tiny.run2, "reviewer")}
+    decide(study, "reviewer", next(item for item in old if _key(item) in new).pk, "accept")
+    app = create_app(study.root, coder="reviewer", token="carry")
+    client = app.test_client()
+    client.get("/?token=carry")
+    page = BeautifulSoup(client.get(f"/review/stats?run={tiny.run2}").get_data(as_text=True), "html.parser")
+    chosen = page.select_one("select[name=run] option[selected]").get_text()
+    assert chosen == f"run {tiny.run2} (decisions carried over from earlier runs)"
+    assert page.select_one("tr.total").select("td")[2].get_text() == "1"  # accepted
+    assert page.select_one("#nothing-reviewed") is None
