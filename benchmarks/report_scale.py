@@ -149,6 +149,9 @@ def main() -> int:
     parser.add_argument("--keep", type=Path, help="build the studies here and keep them")
     parser.add_argument("--docs", type=Path, default=DOCS, help="where the screenshots go (default docs/scale)")
     args = parser.parse_args()
+    from qualkit.lean_imports import keep_torch_out_of_thinc
+
+    keep_torch_out_of_thinc()  # as the command line does
     sizes = [int(size) for size in args.sizes.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
         base = args.keep or Path(tmp)

@@ -312,20 +312,24 @@ def transcripts_frame(study_or_store: Any) -> pd.DataFrame:
     """Current transcripts (``transcript_pk, transcript_id, version, participant_id, date, word_count,
     participant_words, interviewer_words, n_turns, n_participant_turns, n_interviewer_turns``)."""
     store = _store_of(study_or_store)
-    rows = store.query(
-        """SELECT t.pk AS transcript_pk, t.id AS transcript_id, t.version, t.participant_id, t.metadata,
-                  t.word_count, tu.role, tu.text
-           FROM transcripts t LEFT JOIN turns tu ON tu.transcript_pk = t.pk
-           WHERE t.is_current = 1"""
-    )
+    # each turn's words are counted as its row streams by: a large study's turn texts (and their
+    # words as lists) are never all in memory at once
+    rows = [
+        (*row[:7], len(row[7].split()) if row[7] else 0)
+        for row in store.conn.execute(
+            """SELECT t.pk AS transcript_pk, t.id AS transcript_id, t.version, t.participant_id, t.metadata,
+                      t.word_count, tu.role, tu.text
+               FROM transcripts t LEFT JOIN turns tu ON tu.transcript_pk = t.pk
+               WHERE t.is_current = 1"""
+        )
+    ]
     columns = [
         "transcript_pk", "transcript_id", "version", "participant_id", "date", "word_count",
         "participant_words", "interviewer_words", "n_turns", "n_participant_turns", "n_interviewer_turns",
     ]
     if not rows:
         return pd.DataFrame(columns=columns)
-    raw = pd.DataFrame([tuple(r) for r in rows], columns=["transcript_pk", "transcript_id", "version", "participant_id", "metadata", "word_count", "role", "text"])
-    raw["words"] = raw["text"].fillna("").str.split().str.len()
+    raw = pd.DataFrame(rows, columns=["transcript_pk", "transcript_id", "version", "participant_id", "metadata", "word_count", "role", "words"])
     raw["is_participant"] = raw["role"].eq("participant")
     raw["is_interviewer"] = raw["role"].eq("interviewer")
     raw["participant_words"] = raw["words"].where(raw["is_participant"], 0)
