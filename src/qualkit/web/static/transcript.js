@@ -4,6 +4,8 @@
   const root = document.getElementById("transcript");
   if (!root) return;
   const marks = JSON.parse(document.getElementById("marks-data").textContent);
+  const codeInfo = JSON.parse(document.getElementById("codes-data").textContent);  // label and definition per code
+  for (const mark of Object.values(marks)) Object.assign(mark, codeInfo[mark.code_id] || {});
   const me = root.dataset.coder;
   const transcript = root.dataset.transcript;
   const transcriptPk = Number(root.dataset.transcriptPk);
