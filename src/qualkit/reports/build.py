@@ -307,7 +307,7 @@ def build_context(
         notes.append(f"The coder {coder} applied no codes, so every count below is zero.")
 
     stage("codings and tables", 1, 1, "steps")
-    sections_done, sections_total = 0, len(tree.codes)
+    sections_done, sections_total = 0, sum(len(set(tree.descendants(root))) or 1 for root in tree.roots())
     prevalence = tables.prevalence(codings, tree, people)
     prev = prevalence.set_index("code_id")
     frequency = tables.code_frequency(codings, tree, people)
