@@ -81,3 +81,24 @@ def test_the_agreement_page_of_a_run_with_carried_decisions_only(study, tiny):
     assert chosen == f"run {tiny.run2} (decisions carried over from earlier runs)"
     assert page.select_one("tr.total").select("td")[2].get_text() == "1"  # accepted
     assert page.select_one("#nothing-reviewed") is None
+
+
+def test_a_reviewed_learned_run_has_an_agreement_page(study, tiny):
+    with study.store.transaction() as conn:  # a learned run suggesting what run 2 suggested
+        cursor = conn.execute(
+            """INSERT INTO runs (kind, status, parameters, codebook_hash, qualkit_version, started_at, finished_at)
+               SELECT 'learned', 'ok', parameters, codebook_hash, qualkit_version, '2026-02-03T10:00:00+00:00',
+                      '2026-02-03T10:00:00+00:00' FROM runs WHERE id = ?""", (tiny.run2,))
+        learned = int(cursor.lastrowid)
+        conn.execute(
+            """INSERT INTO code_applications (run_id, segment_pk, code_id, start_char, end_char, matched_text, rule, score)
+               SELECT ?, segment_pk, code_id, start_char, end_char, matched_text, 'learned', 0.7 FROM code_applications
+               WHERE run_id = ?""", (learned, tiny.run2))
+    item = next(s for s in suggestions(study, learned, "reviewer") if s.decision is None)
+    decide(study, "reviewer", item.pk, "reject")
+    stats = review_stats(study, coder="reviewer")  # the newest run reviewed is the learned one
+    assert stats.run_id == learned and stats.total.rejected == 1
+    app = create_app(study.root, coder="reviewer", token="carry")
+    client = app.test_client()
+    client.get("/?token=carry")
+    assert client.get("/review/stats").status_code == 200

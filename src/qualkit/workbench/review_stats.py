@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..errors import InputError, NotFoundError
-from .review import carried_decisions
+from .review import SUGGESTING_KINDS, carried_decisions
 
 DECISIONS = ("accepted", "adjusted", "replaced", "rejected")
 
@@ -128,9 +128,9 @@ def review_stats(study: Any, *, coder: str, run_id: int | None = None) -> Review
                                 hint="run `qualkit code` first, then review its suggestions in `qualkit serve`")
         run_id = runs[0] if runs else int(latest["id"])
     run = store.run(int(run_id))  # NotFoundError when absent
-    if run["kind"] != "rules":
+    if run["kind"] not in SUGGESTING_KINDS:  # the review queue's kinds: rules and learned runs
         raise InputError(f"run {run_id} is of kind {run['kind']!r}: it made no suggestions",
-                         hint="choose a rules run (`qualkit runs list`)")
+                         hint="choose a rules or learned run (`qualkit runs list`)")
     suggested = {
         row["code_id"]: int(row["n"])
         for row in store.query("SELECT code_id, COUNT(*) AS n FROM code_applications WHERE run_id = ? GROUP BY code_id", (run_id,))
