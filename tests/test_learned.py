@@ -288,3 +288,17 @@ def test_uncertainty_order_fits_the_review_queue(learned_study):
     assert sorted(item.pk for item in ordered) == pks  # nothing lost, nothing added
     expected = order_suggestions(learned_study, run_id)
     assert [item.pk for item in ordered][: len(expected)] == expected
+
+
+def test_the_workbench_queue_offers_the_uncertainty_order(learned_study):
+    from qualkit.coding.learned.active import order_suggestions
+    from qualkit.workbench import suggestions
+    from qualkit.workbench.review import ORDERINGS
+
+    assert "uncertainty" in ORDERINGS
+    run_id = run_learned(learned_study).run_id
+    queue = suggestions(learned_study, run_id, "reviewer", order="uncertainty")
+    document = suggestions(learned_study, run_id, "reviewer")
+    assert sorted(item.pk for item in queue) == sorted(item.pk for item in document)
+    expected = order_suggestions(learned_study, run_id)
+    assert expected and [item.pk for item in queue][: len(expected)] == expected

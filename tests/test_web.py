@@ -219,3 +219,21 @@ def test_a_network_address_accepts_other_host_names_but_still_needs_the_token(st
     client = app.test_client()
     assert client.get("/", headers={"Host": "192.168.1.20:8421"}).status_code == 403
     assert client.get("/", headers={"Host": "192.168.1.20:8421", "Authorization": f"token {TOKEN}"}).status_code == 200
+
+
+def test_review_page_offers_active_learning_and_says_what_each_code_needs(client, study, tiny):
+    from bs4 import BeautifulSoup
+
+    from qualkit.coding.learned.active import decisions_needed
+
+    page = client.get(f"/review?run={tiny.run2}&order=uncertainty")
+    assert page.status_code == 200
+    soup = BeautifulSoup(page.get_data(as_text=True), "html.parser")
+    assert "uncertainty" in [option.get("value") or option.get_text() for option in soup.select("option")]
+    needs = decisions_needed(study, coder="reviewer")
+    cells = [cell for cell in soup.select("td[title]") if "needs" in cell.get("title", "") or "enough" in cell.get("title", "")]
+    assert cells, "no per-code 'to learn' cells"
+    for cell in cells:
+        code_id = cell["title"].split(":", 1)[0]
+        expected = f"{needs[code_id].needed} more" if needs[code_id].needed else "enough"
+        assert cell.get_text(strip=True) == expected

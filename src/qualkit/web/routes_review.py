@@ -39,8 +39,11 @@ def queue() -> object:
     from ..workbench.codes import code_catalogue
 
     catalogue = code_catalogue(current, (run_id,))
+    from ..coding.learned.active import decisions_needed
+
+    needs = decisions_needed(current, coder=coder())  # what the learned pass still needs, per code
     return render("review.html.j2", position=position, progress=progress, runs=runs, orders=sorted(ORDERINGS),
-                  catalogue=catalogue, only=only, run_labels=run_labels, title=f"Review run {run_id}")
+                  catalogue=catalogue, only=only, run_labels=run_labels, needs=needs, title=f"Review run {run_id}")
 
 
 @bp.post("/review/decide")

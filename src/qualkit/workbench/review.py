@@ -83,8 +83,19 @@ def _code_order(study: Any, items: list[Suggestion]) -> list[Suggestion]:
     return sorted(_document_order(study, items), key=lambda s: s.code_id)
 
 
-ORDERINGS: dict[str, Ordering] = {"document": _document_order, "score": _score_order, "code": _code_order}
-"""Orderings of the review queue by name: ``document`` (default), ``score`` (lowest first), ``code``."""
+def _uncertainty_order(study: Any, items: list[Suggestion]) -> list[Suggestion]:
+    """Active learning: what teaches the learned pass most first (see :mod:`qualkit.coding.learned.active`)."""
+    from ..coding.learned.active import uncertainty_order
+
+    return uncertainty_order(study, _document_order(study, items))
+
+
+ORDERINGS: dict[str, Ordering] = {
+    "document": _document_order, "score": _score_order, "code": _code_order, "uncertainty": _uncertainty_order,
+}
+"""Orderings of the review queue by name: ``document`` (default), ``score`` (lowest first), ``code``,
+``uncertainty`` (active learning: codes that need examples first, then the suggestions the learned
+pass is least sure of, spread across codes and participants)."""
 
 
 def register_ordering(name: str, ordering: Ordering) -> None:

@@ -23,7 +23,7 @@ from typing import Any
 
 from ...errors import NotFoundError
 from .model import MIN_NEGATIVES, MIN_POSITIVES, fit_learned, training_hash
-from .training import load_training
+from .training import TrainingSet, load_training
 
 #: How many of a code's most uncertain suggestions compete on participant spread.
 SPREAD_WINDOW = 5
@@ -87,7 +87,11 @@ def decisions_needed(study: Any, *, coder: str | None = None, unit: str | None =
     from .run import _codebook
 
     book = _codebook(study, codebook)
-    training = load_training(study.store, book, unit=unit or study.config.coding.unit, coder=coder)
+    unit = unit or study.config.coding.unit
+    try:
+        training = load_training(study.store, book, unit=unit, coder=coder)
+    except NotFoundError:  # a coder with no decisions yet needs them all
+        training = TrainingSet([], unit, [], [], [], {})
     return _needs(book, training)
 
 
