@@ -110,7 +110,7 @@ def heatmap(
     longest_row = max((len(str(r)) for r in values.index), default=4)
     width = heatmap_width(cols, longest_row)
     row_height = 0.3 if longest_row <= LABEL_CHARS else 0.42  # room for a label on two lines
-    height = 1.2 + min(longest_col, LABEL_CHARS) * 0.06 + rows * row_height
+    height = 1.2 + min(longest_col, LABEL_CHARS) * 0.08 + rows * row_height
     with rc_context(_rc(key)):
         fig = _figure(key, width, height)
         ax = fig.add_subplot()
@@ -120,7 +120,8 @@ def heatmap(
         if longest_col <= 4:
             ax.set_xticks(range(cols), [str(c) for c in values.columns])
         else:
-            ax.set_xticks(range(cols), [_two_lines(str(c)) for c in values.columns], rotation=50, ha="right", rotation_mode="anchor")
+            ax.set_xticks(range(cols), [textwrap.shorten(str(c), LABEL_CHARS, placeholder=" …") for c in values.columns],
+                          rotation=50, ha="right", rotation_mode="anchor")  # one line: rotated pairs of lines collide
         ax.set_yticks(range(rows), [_two_lines(str(r)) for r in values.index])
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)

@@ -194,7 +194,7 @@ def intertopic_svg(items: list[dict[str, Any]], *, width: float = 6.4, height: f
         axes.set_ylabel("dimension 2")
         axes.set_title("Intertopic map: area = segments, colour = coverage by the codebook")
         handles = [Line2D([0], [0], marker="o", linestyle="", color=colour, alpha=0.7, label=name) for name, colour in COVERAGE_COLOURS.items()]
-        legend = axes.legend(handles=handles, loc="best", fontsize=8, frameon=False)
+        legend = axes.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)  # beside the map, over no circle
         axes.margins(0.15)
         figure.tight_layout()
         place_topic_labels(figure, axes, placed, avoid=[legend])
