@@ -34,15 +34,15 @@ def test_lens_section_keeps_direct_and_reached_apart(tied, tmp_path):
     assert section is not None and section.h2.get_text() == "Lenses: Velocity, Validation"
     assert soup.select_one('nav.toc a[href="#lenses"]') is not None
     velocity = soup.find(id="lens-velocity")
-    assert " ".join(velocity.select_one("p.direct").get_text().split()) == "Coded directly: 4 segments (P1, P10)"
-    assert " ".join(velocity.select_one("p.reached").get_text().split()) == "Reached only through tied codes: 1 segment (P2)"
+    assert " ".join(velocity.select_one(".prevalence.direct").get_text().split()) == "Coded directly: 4 segments (P1, P10)"
+    assert " ".join(velocity.select_one(".prevalence.reached").get_text().split()) == "Reached only through tied codes: 1 segment (P2)"
     reached = velocity.select("blockquote.reached footer")
     assert len(reached) == 1 and "reached through Debugging (hinders)" in reached[0].get_text()
     assert all("coded directly" in footer.get_text() for footer in velocity.select("blockquote.direct footer"))
     tie_row = [td.get_text() for td in velocity.select("table.lens-ties tbody tr")[0].find_all("td")]
     assert tie_row[:6] == ["Debugging", "hinders", "2", "1", "1", "(P10)"] and tie_row[6] == "bugs slow the loop"
     validation = soup.find(id="lens-validation")
-    assert " ".join(validation.select_one("p.reached").get_text().split()) == "Reached only through tied codes: 1 segment (P10)"
+    assert " ".join(validation.select_one(".prevalence.reached").get_text().split()) == "Reached only through tied codes: 1 segment (P10)"
     [pair] = section.select("table.lens-pairs tbody tr")
     cells = [td.get_text() for td in pair.find_all("td")]
     assert cells[:5] == ["Velocity & Validation", "tension", "2", "(P2, P10)", "Debugging (2)"]
