@@ -214,6 +214,12 @@ def test_suggest_lints_and_codes_end_to_end(topic_study: Study, monkeypatch: pyt
     assert shown.exit_code == 0 and "not covered" in shown.output
     missing = runner.invoke(main, ["--study", root, "topics", "show", "999"])
     assert missing.exit_code == 1 and "topic 999" in missing.output
+    one = runner.invoke(main, ["--study", root, "topics", "show", "0"])
+    assert one.exit_code == 0, one.output
+    quoted = re.findall(r"^segment (\d+), (P\d+)$", one.output, flags=re.M)
+    assert 1 <= len(quoted) <= 3  # the topic's representative quotes, attributed
+    texts = {row["pk"]: row["text"] for row in topic_study.store.query("SELECT pk, text FROM segments")}
+    assert all(" ".join(texts[int(pk)].split()[:5]) in " ".join(one.output.split()) for pk, _ in quoted)
 
     suggested = runner.invoke(main, ["--study", root, "topics", "suggest", "--out", "codebook/suggested.yaml"])
     assert suggested.exit_code == 0, suggested.output

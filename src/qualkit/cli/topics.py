@@ -75,7 +75,7 @@ def show(ctx, topic, run_id, as_json) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from ..coding.topics.report import clean_quote
+    from ..coding.topics.report import representative_quotes
 
     console = Console()
     if topic is None:
@@ -95,16 +95,8 @@ def show(ctx, topic, run_id, as_json) -> None:
     console.print("Participants: " + ", ".join(f"{p} ({n})" for p, n in sorted(item["participants"].items())))
     for code in item["codes"]:
         console.print(f"  {code['code']}: share {code['share']:.0%} (lift {code.get('lift', 0):.1f}), similarity {code['similarity']:.2f}")
-    rows = study.store.query(
-        f"SELECT s.pk, s.text, t.participant_id FROM segments s JOIN transcripts t ON t.pk = s.transcript_pk WHERE s.pk IN ({','.join('?' * len(item['representative']))})",
-        item["representative"],
-    ) if item["representative"] else []
-    by_pk = {row["pk"]: row for row in rows}
-    for pk in item["representative"][:3]:
-        row = by_pk.get(pk)
-        if row is not None:
-            quote = clean_quote(" ".join(row["text"].split()[:80]))
-            console.print(f"\n[dim]segment {pk}, {escape(str(row['participant_id']))}[/dim]\n{escape(quote)}")
+    for quote in representative_quotes(study, item["representative"]):
+        console.print(f"\n[dim]segment {quote['pk']}, {escape(str(quote['participant_id']))}[/dim]\n{escape(quote['quote'])}")
 
 
 @topics.command("suggest")

@@ -5,7 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, redirect, request, url_for
 
 from ..errors import InputError
-from ..workbench.review import ORDERINGS, decide, narrow_queue, queue_position, review_progress, review_run, suggestions
+from ..workbench.review import (
+    ORDERINGS, decide, narrow_queue, queue_position, review_progress, review_run, reviewable_runs, suggestions,
+)
 from .app import coder, json_ok, record, render, study, wants_json
 
 bp = Blueprint("review", __name__)
@@ -31,9 +33,7 @@ def queue() -> object:
     position = queue_position(current, run_id, coder(), order=order, pk=_int(request.args.get("pk"), "suggestion"),
                               after=_int(request.args.get("after"), "suggestion"), items=queue)
     progress = review_progress(current, run_id, coder(), items=items)  # of the whole run
-    rows = current.store.query(
-        """SELECT r.id, r.kind, r.started_at, (SELECT COUNT(*) FROM code_applications ca WHERE ca.run_id = r.id) AS n
-           FROM runs r WHERE r.kind IN ('rules', 'learned') AND r.status = 'ok' ORDER BY r.id""")
+    rows = reviewable_runs(current)
     runs = [row["id"] for row in rows]
     run_labels = {row["id"]: f"run {row['id']} · {row['kind']} · {str(row['started_at'])[:10]} · {row['n']} suggestions" for row in rows}
     from ..workbench.codes import code_catalogue

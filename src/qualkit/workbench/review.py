@@ -144,6 +144,16 @@ def review_run(study: Any, run_id: int | None = None) -> int:
     return int(row["id"])
 
 
+def reviewable_runs(study: Any) -> list[dict[str, Any]]:
+    """The runs whose suggestions can be reviewed (finished rules and learned runs), oldest first,
+    each with ``id``, ``kind``, ``started_at`` and ``n`` (its number of suggestions)."""
+    rows = study.store.query(
+        """SELECT r.id, r.kind, r.started_at, (SELECT COUNT(*) FROM code_applications ca WHERE ca.run_id = r.id) AS n
+           FROM runs r WHERE r.kind IN ('rules', 'learned') AND r.status = 'ok' ORDER BY r.id"""
+    )
+    return [dict(row) for row in rows]
+
+
 def _decisions(store: Store, coder: str, run_id: int) -> dict[int, Any]:
     rows = store.query(
         "SELECT suggestion_pk, decision, code_id, start_char, end_char FROM human_codings "
@@ -403,6 +413,6 @@ def review_decisions(study_or_store: Any, coder: str | None = None, *, run_id: i
 
 __all__ = [
     "ACTIONS", "DECISIONS", "ORDERINGS", "ProgressRow", "QueuePosition", "ReviewProgress", "Suggestion", "carried_decisions", "decide",
-    "narrow_queue", "queue_position", "register_ordering", "review_decisions", "review_progress", "review_run",
+    "narrow_queue", "queue_position", "register_ordering", "review_decisions", "review_progress", "review_run", "reviewable_runs",
     "suggestions",
 ]

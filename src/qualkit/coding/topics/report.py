@@ -36,6 +36,25 @@ def clean_quote(text: str) -> str:
     return text.strip()
 
 
+def representative_quotes(study: Study, segment_pks: list[int], *, limit: int = 3, words: int = 80) -> list[dict[str, Any]]:
+    """The first ``limit`` of a topic's representative segments as cleaned quotes of at most
+    ``words`` words: ``pk``, ``participant_id`` and ``quote``, in the order given."""
+    pks = list(segment_pks)[:limit]
+    if not pks:
+        return []
+    rows = study.store.query(
+        f"""SELECT s.pk, s.text, t.participant_id FROM segments s JOIN transcripts t ON t.pk = s.transcript_pk
+            WHERE s.pk IN ({','.join('?' * len(pks))})""",
+        pks,
+    )
+    by_pk = {row["pk"]: row for row in rows}
+    return [
+        {"pk": pk, "participant_id": by_pk[pk]["participant_id"], "quote": clean_quote(" ".join(by_pk[pk]["text"].split()[:words]))}
+        for pk in pks
+        if pk in by_pk
+    ]
+
+
 def participants_text(ids: list[str]) -> str:
     """Participant ids in the paper's style: ``(P2, P3, P8)``, P2 before P10."""
     from ...store import participant_sort_key
