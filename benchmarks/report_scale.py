@@ -26,6 +26,7 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
+from qualkit.transcripts_schema.stored import load_transcript
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO / "docs" / "scale"
@@ -60,7 +61,7 @@ def synthetic_study(folder: Path, size: int, source: Any, seed: int = 15) -> Any
     study = Study(folder)
     pairs: list[tuple[Turn | None, Turn]] = []
     for row in source.store.transcripts():
-        turns = source.store.load_transcript(row.id).turns
+        turns = load_transcript(source.store, row.id).turns
         for index, turn in enumerate(turns):
             if turn.role == "participant" and len(turn.text.split()) >= 8:
                 question = turns[index - 1] if index and turns[index - 1].role == "interviewer" else None

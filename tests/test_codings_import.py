@@ -12,6 +12,7 @@ from _interop_fixtures import human_rows, make_study, write
 from qualkit.cli import main
 from qualkit.errors import InputError, InteropError
 from qualkit.interop.codings import import_codings, list_codings, read_map_file
+from qualkit.transcripts_schema.stored import load_transcript
 
 
 @pytest.fixture
@@ -45,7 +46,7 @@ def test_csv_import_by_turn_label_and_span(tiny, tmp_path):
 def test_csv_span_without_turn_uses_export_layout(tiny, tmp_path):
     from qualkit.interop.qdpx import render_source
 
-    turns = tiny.store.load_transcript("P1").turns
+    turns = load_transcript(tiny.store, "P1").turns
     text, spans = render_source([(t.speaker, t.text) for t in turns])
     start = text.index("check drift")
     end = text.index("retrain") + len("retrain")  # crosses the blank line inside turn 4

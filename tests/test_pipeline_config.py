@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from qualkit.cli import main
 from qualkit.study import Study
+from qualkit.transcripts_schema.stored import load_transcript
 
 CODEBOOK = """\
 name: tiny
@@ -100,10 +101,10 @@ def test_a_multi_party_study_declared_only_in_qualkit_toml_builds(panel: Path):
     assert result.exit_code == 0, result.output
     study = Study(panel)
     try:
-        panel_transcript = study.store.load_transcript("panel-1")
+        panel_transcript = load_transcript(study.store, "panel-1")
         roles = {turn.speaker: turn.role.value for turn in panel_transcript.turns}
         assert roles == {"Interviewer": "interviewer", "P2": "participant", "P3": "participant", "P4": "participant"}
-        assert study.store.load_transcript("P1").participant.id == "P1"
+        assert load_transcript(study.store, "P1").participant.id == "P1"
         # the manifest records which options each file was read with
         pipeline = study.store.latest_run("pipeline")
         manifest = json.loads(pipeline["manifest"])
@@ -169,7 +170,7 @@ def test_study_level_multi_party_and_csv_columns(panel: Path):
     assert result.exit_code == 0, result.output
     study = Study(panel)
     try:
-        turns = study.store.load_transcript("panel-2").turns
+        turns = load_transcript(study.store, "panel-2").turns
         assert [(t.speaker, t.role.value) for t in turns] == [("Interviewer", "interviewer"), ("P5", "participant"), ("P6", "participant")]
     finally:
         study.close()
@@ -302,7 +303,7 @@ enabled = false
     assert result.exit_code == 0, result.output
     study = Study(root)
     try:
-        episode = study.store.load_transcript("practical-ai-1")
+        episode = load_transcript(study.store, "practical-ai-1")
         roles = {turn.speaker: turn.role.value for turn in episode.turns}
         assert roles["Daniel Whitenack"] == roles["Chris Benson"] == "interviewer"
         assert roles["Adam Stacoviak"] == roles["Jerod Santo"] == "participant"

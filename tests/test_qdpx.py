@@ -15,6 +15,7 @@ from qualkit.cli import main
 from qualkit.errors import InteropError
 from qualkit.interop.codings import import_codings, import_qdpx_codings
 from qualkit.interop.qdpx import export_qdpx, read_qdpx, render_source, split_span
+from qualkit.transcripts_schema.stored import load_transcript
 
 NS = {"q": "urn:QDA-XML:project:1.0"}
 OTHER_CODEBOOK = "name: other\nversion: '1'\ncodes:\n  - id: unrelated\n    label: Unrelated\n"
@@ -78,7 +79,7 @@ def test_round_trip_into_an_empty_study(coded, tmp_path):
         result = import_qdpx_codings(empty, out, import_sources=True, add_unknown=True)
         assert sorted(result.transcripts_created) == ["P1", "P2"]
         for tid in ("P1", "P2"):
-            assert empty.store.load_transcript(tid) == study.store.load_transcript(tid)
+            assert load_transcript(empty.store, tid) == load_transcript(study.store, tid)
         # codes: the same ids, labels and documentation come back through the descriptions
         assert result.added_codes == ["velocity", "validation", "drift"]
         import yaml
@@ -277,7 +278,7 @@ def test_sample_study_exports_valid_qdpx_and_round_trips(shared_data, tmp_path):
         ids = [row.id for row in study.store.transcripts()]
         assert sorted(result.transcripts_created) == sorted(ids)
         for tid in ids:
-            assert empty.store.load_transcript(tid) == study.store.load_transcript(tid)
+            assert load_transcript(empty.store, tid) == load_transcript(study.store, tid)
         run_rows = study.store.query(
             """SELECT t.id, tu.idx, ca.start_char, ca.end_char, ca.code_id, ca.matched_text FROM code_applications ca
                JOIN segments s ON s.pk = ca.segment_pk JOIN turns tu ON tu.pk = s.turn_pk

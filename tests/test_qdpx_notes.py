@@ -14,6 +14,7 @@ from qualkit.interop.qdpx import export_qdpx
 from qualkit.store import utcnow
 from qualkit.study import Study
 from qualkit.workbench.memos import add_memo
+from qualkit.transcripts_schema.stored import load_transcript
 
 NS = {"q": "urn:QDA-XML:project:1.0"}
 
@@ -80,7 +81,7 @@ def test_memos_become_notes_referenced_from_their_targets(noted, shared_data, tm
     with zipfile.ZipFile(out) as archive:
         member = "sources/" + turn_sel.getparent().get("plainTextPath").removeprefix("internal://")
         text = archive.read(member).decode("utf-8")
-    assert text[int(turn_sel.get("startPosition")):int(turn_sel.get("endPosition"))] == tiny.study.store.load_transcript("P2").turns[3].text
+    assert text[int(turn_sel.get("startPosition")):int(turn_sel.get("endPosition"))] == load_transcript(tiny.study.store, "P2").turns[3].text
     coding_sel = _ref_holder(root, guid["coding"])
     assert coding_sel.tag.endswith("PlainTextSelection") and coding_sel.get("name") == "Speed matt"
     assert _ref_holder(root, guid["study"]) is root

@@ -15,6 +15,7 @@ from qualkit.cli import main
 from qualkit.errors import InputError, NotFoundError
 from qualkit.store import canonical_json
 from qualkit.transcripts_schema.model import InterviewMetadata, Participant, Transcript, Turn
+from qualkit.transcripts_schema.stored import load_transcript
 
 
 @pytest.fixture
@@ -45,7 +46,7 @@ def test_kwic_is_lemma_aware_with_counts_per_participant(tiny):
     # the query is lemmatized too: "versioned" finds every form
     assert [h.matched for h in S.kwic(study, "versioned").hits] == ["versioned", "Versioning", "versions"]
     hit = result.hits[0]
-    text = study.store.load_transcript("P3").turns[1].text
+    text = load_transcript(study.store, "P3").turns[1].text
     assert text[hit.start_char : hit.end_char] == "versioned" and hit.turn_idx == 1
     assert hit.left.endswith("Everything is ") and hit.right.startswith(": data")
 
@@ -102,7 +103,7 @@ def test_the_lemma_index_is_cached_per_transcript_version(tiny, monkeypatch):
     _add_versioning_interview(study)
     S.kwic(study, "version")
     assert len(list(cache.iterdir())) == 4
-    person = study.store.load_transcript("P3")
+    person = load_transcript(study.store, "P3")
     person.turns[1].text = "Nothing is versioned any more."
     study.store.store_transcript(person)
     assert S.kwic(study, "version").total == 2

@@ -7,6 +7,7 @@ import pytest
 from qualkit.store import Store, participant_sort_key
 from qualkit.store.migrations import SCHEMA_VERSION
 from qualkit.transcripts_schema.model import Participant, Transcript, Turn
+from qualkit.transcripts_schema.stored import load_transcript
 
 
 def _transcript(text: str = "We retrain every week.") -> Transcript:
@@ -39,8 +40,8 @@ def test_unchanged_transcript_is_not_stored_twice_and_a_change_is_a_new_version(
     assert changed.version == 2
     rows = store.transcripts(current_only=False)
     assert [(row.version, row.pk == changed.pk) for row in rows] == [(1, False), (2, True)]
-    assert store.load_transcript("P1").turns[1].text == "We retrain every month."
-    assert store.load_transcript("P1", version=1).turns[1].text == "We retrain every week."
+    assert load_transcript(store, "P1").turns[1].text == "We retrain every month."
+    assert load_transcript(store, "P1", version=1).turns[1].text == "We retrain every week."
 
 
 def test_failed_transaction_leaves_the_store_unchanged(tmp_path):
@@ -56,3 +57,13 @@ def test_failed_transaction_leaves_the_store_unchanged(tmp_path):
 
 def test_participants_sort_by_number():
     assert sorted(["P10", "P2", "P1", "Lg2", "Sm1"], key=participant_sort_key) == ["Lg2", "P1", "P2", "P10", "Sm1"]
+
+
+def test_the_store_is_the_ground_floor_it_imports_nothing_of_ours_but_errors() -> None:
+    import ast
+    import subprocess
+    import sys
+
+    script = "import sys, qualkit.store; print(sorted(m for m in sys.modules if m.startswith('qualkit')))"
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert ast.literal_eval(result.stdout) == ["qualkit", "qualkit.errors", "qualkit.store", "qualkit.store.migrations"]

@@ -15,6 +15,7 @@ from qualkit.study import Study
 from qualkit.transcripts_schema.file_options import CommandOptions, group_files, resolve_file_options
 
 from test_pipeline_config import BASE, CODEBOOK, INTERVIEW, PANEL, PANEL_RULE, panel  # noqa: F401  (fixture)
+from qualkit.transcripts_schema.stored import load_transcript
 
 NAMED_PANEL = """\
 Interviewer: Welcome back. How often do you retrain?
@@ -46,7 +47,7 @@ def test_validate_and_import_apply_the_file_entries_of_qualkit_toml(panel: Path)
     assert "1 file(s) read with [[transcripts.files]] entry 1: panels/*.txt" in imported.output
     study = Study(panel)
     try:
-        roles = {turn.speaker: turn.role.value for turn in study.store.load_transcript("panel-1").turns}
+        roles = {turn.speaker: turn.role.value for turn in load_transcript(study.store, "panel-1").turns}
         assert roles == {"Interviewer": "interviewer", "P2": "participant", "P3": "participant", "P4": "participant"}
         params = json.loads(study.store.latest_run("import")["parameters"])
         assert params["options"]["multi_party"] is True
@@ -107,7 +108,7 @@ def test_flags_override_the_entry_and_the_pipeline_resolves_the_same_options(pan
     study = Study(panel)
     try:
         # one participant left: the transcript takes its pseudonym as id
-        roles = {turn.speaker: turn.role.value for turn in study.store.load_transcript("P3").turns}
+        roles = {turn.speaker: turn.role.value for turn in load_transcript(study.store, "P3").turns}
         assert roles == {"Interviewer": "interviewer", "P2": "interviewer", "P3": "participant", "P4": "interviewer"}
     finally:
         study.close()

@@ -17,6 +17,7 @@ import pandas as pd
 
 from ..errors import InputError, NotFoundError, QualkitError
 from ..store import Store, participant_sort_key
+from ..transcripts_schema.stored import stored_participants
 from .codetree import CodeTree, tree_from_resolved
 
 CODING_COLUMNS = [
@@ -290,7 +291,7 @@ def participants_frame(study_or_store: Any) -> pd.DataFrame:
     """Participants as a DataFrame (``participant_id, role, company_size, sector, years_experience``
     and one column per free-form attribute), in participant order."""
     store = _store_of(study_or_store)
-    people = store.participants()
+    people = stored_participants(store)
     rows = []
     for person in people:
         row: dict[str, Any] = {

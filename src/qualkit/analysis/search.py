@@ -20,6 +20,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from ..errors import InputError
 from ..store import participant_sort_key
+from ..transcripts_schema.stored import stored_participants
 from .lemma_index import TurnTokens, forget_lemma_indexes, prune_lemma_cache, transcript_tokens
 
 DEFAULT_WIDTH = 60
@@ -61,7 +62,7 @@ def _attribute_values(person: Any) -> dict[str, str]:
 
 def participant_attributes(study: Any) -> dict[str, dict[str, str]]:
     """Every participant's attributes as text: ``{participant_id: {attribute: value}}``."""
-    return {person.id: _attribute_values(person) for person in _store(study).participants()}
+    return {person.id: _attribute_values(person) for person in stored_participants(_store(study))}
 
 
 def filter_options(study: Any, *, max_values: int = 30) -> dict[str, list[str]]:

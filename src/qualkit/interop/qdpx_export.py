@@ -19,6 +19,7 @@ from typing import Any, Iterable
 from .. import __version__
 from ..errors import InteropError, display_path
 from ..outputs import ensure_parent_folder, write_atomic
+from ..transcripts_schema.stored import stored_participants
 from ._refi import PROJECT_NS, code_guid, stable_guid
 from .notes import memo_guid, memo_rows, note_element
 from .qdpx_layout import LAYOUT_PREFIX, render_source
@@ -129,7 +130,7 @@ def export_qdpx(study: Any, out_path: str | Path, *, coders: Iterable[str] | Non
                 position += sum(1 for child in element if child.tag == q("NoteRef"))
                 element.insert(position, etree.Element(q("NoteRef"), targetGUID=memo_guid(memo)))
 
-    people = store.participants()
+    people = stored_participants(store)
     transcripts = store.transcripts()
     var_names: list[tuple[str, str]] = []  # (name, type)
     for person in people:

@@ -21,7 +21,6 @@ from typing import Any, Iterator
 
 from .. import __version__
 from ..errors import NotFoundError, StoreError
-from ..transcripts_schema.model import InterviewMetadata, Participant, Transcript, Turn
 from .migrations import MIGRATIONS, SCHEMA_VERSION
 
 #: Seconds a write waits for another process's write transaction before giving up.
@@ -42,8 +41,9 @@ def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def transcript_content_hash(transcript: Transcript) -> str:
-    """Content hash of a transcript: same turns, participant and metadata, same hash."""
+def transcript_content_hash(transcript: Any) -> str:
+    """Content hash of a transcript (a ``transcripts_schema.Transcript``): same turns, participant
+    and metadata, same hash."""
     data = transcript.to_json_dict()
     data.get("metadata", {}).pop("source_file", None)
     return sha256_text(canonical_json(data))
@@ -233,8 +233,9 @@ class Store:
         return self.conn.execute(sql, params).fetchall()
 
     # -- participants ----------------------------------------------------------------
-    def upsert_participant(self, participant: Participant) -> None:
-        """Insert or update a participant; attributes already known are kept unless given."""
+    def upsert_participant(self, participant: Any) -> None:
+        """Insert or update a participant (a ``transcripts_schema.Participant``); attributes already
+        known are kept unless given."""
         with self.transaction() as conn:
             existing = conn.execute("SELECT * FROM participants WHERE id = ?", (participant.id,)).fetchone()
             values = participant.model_dump()
@@ -254,31 +255,33 @@ class Store:
                 {**values, "attributes": canonical_json(values["attributes"])},
             )
 
-    def participants(self) -> list[Participant]:
-        rows = self.query("SELECT * FROM participants")
-        people = [
-            Participant(
-                id=row["id"],
-                role=row["role"],
-                company_size=row["company_size"],
-                sector=row["sector"],
-                years_experience=row["years_experience"],
-                attributes=json.loads(row["attributes"]),
-            )
-            for row in rows
-        ]
-        return sorted(people, key=lambda person: participant_sort_key(person.id))
+    @staticmethod
+    def _participant_record(row: sqlite3.Row) -> dict[str, Any]:
+        return {
+            "id": row["id"],
+            "role": row["role"],
+            "company_size": row["company_size"],
+            "sector": row["sector"],
+            "years_experience": row["years_experience"],
+            "attributes": json.loads(row["attributes"]),
+        }
+
+    def participant_records(self) -> list[dict[str, Any]]:
+        """Every participant as a plain dict (the fields of ``transcripts_schema.Participant``), in
+        participant order (P2 before P10). ``transcripts_schema.stored_participants`` types them."""
+        people = [self._participant_record(row) for row in self.query("SELECT * FROM participants")]
+        return sorted(people, key=lambda person: participant_sort_key(person["id"]))
 
     # -- transcripts -----------------------------------------------------------------
     def store_transcript(
         self,
-        transcript: Transcript,
+        transcript: Any,
         *,
         source_path: str | None = None,
         source_hash: str | None = None,
         anonymity_override: dict[str, Any] | None = None,
     ) -> ImportOutcome:
-        """Store a validated transcript in one transaction.
+        """Store a validated transcript (a ``transcripts_schema.Transcript``) in one transaction.
 
         An unchanged transcript (same content hash as the current version) is left
         alone; a changed one becomes a new version and the old one stops being current.
@@ -371,29 +374,22 @@ class Store:
             raise NotFoundError(f"no transcript {transcript_id!r} in this study", hint=f"known transcripts: {known}")
         return int(row["pk"])
 
-    def load_transcript(self, transcript_id: str, version: int | None = None) -> Transcript:
-        """Rebuild the typed transcript from the store."""
+    def transcript_record(self, transcript_id: str, version: int | None = None) -> dict[str, Any]:
+        """A stored transcript as a plain dict in the shape of the transcript JSON Schema (the current
+        version unless ``version``); ``transcripts_schema.load_transcript`` types it."""
         pk = self.transcript_pk(transcript_id, version)
         row = self.conn.execute("SELECT * FROM transcripts WHERE pk = ?", (pk,)).fetchone()
         person = self.conn.execute("SELECT * FROM participants WHERE id = ?", (row["participant_id"],)).fetchone()
-        participant = Participant(
-            id=person["id"],
-            role=person["role"],
-            company_size=person["company_size"],
-            sector=person["sector"],
-            years_experience=person["years_experience"],
-            attributes=json.loads(person["attributes"]),
-        )
         turns = [
-            Turn(speaker=t["speaker"], role=t["role"], text=t["text"], start=t["start_s"], end=t["end_s"])
+            {"speaker": t["speaker"], "role": t["role"], "text": t["text"], "start": t["start_s"], "end": t["end_s"]}
             for t in self.conn.execute("SELECT * FROM turns WHERE transcript_pk = ? ORDER BY idx", (pk,))
         ]
-        return Transcript(
-            id=row["id"],
-            participant=participant,
-            metadata=InterviewMetadata.model_validate(json.loads(row["metadata"])),
-            turns=turns,
-        )
+        return {
+            "id": row["id"],
+            "participant": self._participant_record(person),
+            "metadata": json.loads(row["metadata"]),
+            "turns": turns,
+        }
 
     # -- codebooks and runs ----------------------------------------------------------
     def store_codebook(self, hash_: str, name: str, version_label: str | None, resolved: dict[str, Any], source_path: str | None) -> None:

@@ -54,8 +54,11 @@ from .anonymity import AnonymityChecker, AnonymityReport, Finding, check_anonymi
 from .options import ImportOptions  # noqa: E402
 from .pseudonymize import PseudonymMap, pseudonymize  # noqa: E402
 from .participants import ParticipantRecord, load_participants  # noqa: E402
+from .stored import load_transcript, stored_participants  # noqa: E402
 
 __all__ = [
+    "load_transcript",
+    "stored_participants",
     "AnonymityChecker",
     "AnonymityReport",
     "Finding",

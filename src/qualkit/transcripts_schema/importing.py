@@ -26,6 +26,7 @@ from .participants import ParticipantRecord, load_participants
 from .paths import expand_paths, source_paths, supported_extensions
 from .reading import ReadResult, build_transcript, read_data, read_file, read_transcript
 from .speakers import SpeakerInfo
+from .stored import load_transcript
 
 if TYPE_CHECKING:
     from ..store import TranscriptRow
@@ -489,7 +490,7 @@ def list_transcripts(study: "Study", *, all_versions: bool = False) -> list["Tra
 
 def get_transcript(study: "Study", transcript_id: str, version: int | None = None) -> Transcript:
     """One stored transcript by id (current version unless ``version``)."""
-    return study.store.load_transcript(transcript_id, version)
+    return load_transcript(study.store, transcript_id, version)
 
 
 __all__ = [
