@@ -53,6 +53,8 @@ def test_learned_report_trusts_what_cross_validation_supports(coded_study, tmp_p
     md = next(Path(f) for f in files if str(f).endswith(".md")).read_text(encoding="utf-8")
     for text in (html, md):
         assert "How far to trust each code" in text and "3 human examples, needs 8" in text
+        summary = f"{context.trust.n_trusted} code(s) trusted, {context.trust.n_below} below the bar"
+        assert summary in text and "Not measured" not in text
     assert md.index("How far to trust each code") < md.index("## Participants")
 
 
@@ -62,6 +64,12 @@ def test_no_human_codings_no_trust_table(tmp_path):
         run_rules(study, progress=False)
         context = build_context(study)
         assert context.trust is None and all(code.trust == "" for theme in context.themes for code in theme.codes)
+        reports = [p for p in build_report(study, formats=("html", "md"), out=tmp_path / "out") if str(p).endswith((".html", ".md"))]
+        assert len(reports) == 2
+        for path in reports:
+            text = Path(path).read_text(encoding="utf-8")  # the summary says validity was not measured
+            assert "Not measured: no human coding to measure this run against" in text
+            assert "How far to trust each code" not in text
     finally:
         study.close()
 
