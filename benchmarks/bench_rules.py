@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 from qualkit.codebook import Codebook, bundled_codebooks, load_codebook  # noqa: E402
-from qualkit.coding.rules import run_rules  # noqa: E402
+from qualkit.execution.rules_run import run_rules  # noqa: E402
 from qualkit.study import init_study  # noqa: E402
 from qualkit.execution import peak_rss_mb  # noqa: E402
 from qualkit.transcripts_schema.model import Transcript  # noqa: E402

@@ -60,7 +60,7 @@ def run_case(folder: Path, backend_name: str, workers: int, sample: int) -> dict
 
     keep_torch_out_of_thinc()  # as the command line does: spaCy's thinc would import torch, and BERTopic in full after it
     from qualkit import analysis
-    from qualkit.coding.rules import run_rules
+    from qualkit.execution.rules_run import run_rules
     from qualkit.coding.topics.model import TopicParameters
     from qualkit.coding.topics.scale import fit_topics_sampled
     from qualkit.execution import get_backend, peak_rss_mb

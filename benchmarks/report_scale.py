@@ -87,7 +87,7 @@ def synthetic_study(folder: Path, size: int, source: Any, seed: int = 15) -> Any
 
 def build(study: Any, out: Path) -> dict[str, float]:
     """The rules pass, the topic model and the report; seconds of each."""
-    from qualkit.coding.rules import run_rules
+    from qualkit.execution.rules_run import run_rules
     from qualkit.coding.topics import fit_topics
     from qualkit.reports import build_report
 

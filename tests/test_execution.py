@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from qualkit.cli import main
 from qualkit.codebook import load_codebook
-from qualkit.coding.rules import run_rules
+from qualkit.execution.rules_run import run_rules
 from qualkit.errors import CodebookError, ConfigError, MissingDependencyError
 from qualkit.execution import LocalBackend, backend_for_study, get_backend, progress_bar
 from qualkit.execution import rules as exec_rules

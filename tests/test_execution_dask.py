@@ -16,7 +16,7 @@ from click.testing import CliRunner
 pytest.importorskip("distributed")
 
 from qualkit.cli import main  # noqa: E402
-from qualkit.coding.rules import run_rules  # noqa: E402
+from qualkit.execution.rules_run import run_rules  # noqa: E402
 from qualkit.execution import DaskBackend, get_backend  # noqa: E402
 from qualkit.execution import rules as exec_rules  # noqa: E402
 from qualkit.study import Study  # noqa: E402

@@ -67,7 +67,7 @@ def test_topic_fit_reports_every_stage_with_segment_counts(tmp_path: Path) -> No
 
 
 def test_report_build_reports_its_stages_with_counts(tmp_path: Path) -> None:
-    from qualkit.coding.rules import run_rules
+    from qualkit.execution.rules_run import run_rules
     from qualkit.demo import copy_sample_study
     from qualkit.pipeline import run_pipeline
     from qualkit.pipeline.steps import ImportStep

@@ -260,7 +260,7 @@ def test_sample_study_exports_valid_qdpx_and_round_trips(shared_data, tmp_path):
     import shutil
 
     import qualkit
-    from qualkit.coding.rules import run_rules
+    from qualkit.execution.rules_run import run_rules
     from qualkit.study import Study
     from qualkit.transcripts_schema.importing import import_files
 

@@ -289,7 +289,7 @@ def test_charts_stay_readable_at_300_participants() -> None:
 def test_topic_map_labels_never_overlap() -> None:
     from matplotlib.figure import Figure
 
-    from qualkit.coding.topics.report import place_topic_labels
+    from qualkit.reports.topics import place_topic_labels
 
     import numpy as np
 

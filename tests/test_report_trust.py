@@ -10,7 +10,7 @@ import pytest
 from learned_fixture import make_learned_study
 from qualkit.analysis import tables
 from qualkit.coding.learned import run_learned
-from qualkit.coding.rules import run_rules
+from qualkit.execution.rules_run import run_rules
 from qualkit.reports import build_report
 from qualkit.reports.build import build_context
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from learned_fixture import make_learned_study
 from qualkit.analysis.codings import load_codings
 from qualkit.coding.learned import run_learned
-from qualkit.coding.rules import run_rules
+from qualkit.execution.rules_run import run_rules
 from qualkit.reports.trust import with_signals
 
 

@@ -9,7 +9,8 @@ import pytest
 
 from qualkit.codebook import load_codebook
 from qualkit.coding import rules as rules_module
-from qualkit.coding.rules import RuleCoder, compile_codebook, run_rules
+from qualkit.coding.rules import RuleCoder, compile_codebook
+from qualkit.execution.rules_run import run_rules
 from qualkit.errors import CodebookError
 from qualkit.transcripts_schema.model import Participant, Transcript, Turn
 

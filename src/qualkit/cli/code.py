@@ -45,7 +45,7 @@ def code(
     """Code every transcript (the codebook's rules, or --pass learned) and record a run."""
     if ctx.invoked_subcommand is not None:
         return
-    from ..coding.rules import run_rules
+    from ..execution.rules_run import run_rules
 
     study = get_study(ctx)
     ref: str | Path | None = codebook_ref

@@ -173,7 +173,7 @@ class CodeStep:
         }
 
     def run(self, study: Study, upstream: dict[str, dict[str, Any]], previous: dict[str, Any] | None, inputs: dict[str, Any]) -> dict[str, Any]:
-        from ..coding.rules import run_rules
+        from ..execution.rules_run import run_rules
         from ..execution.progress import current_progress
 
         previous_run = previous.get("run_id") if previous else None

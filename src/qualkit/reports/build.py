@@ -58,7 +58,7 @@ TEMPLATES = {"html": "report.html.j2", "md": "report.md.j2"}
 OUTPUT_NAMES = {"html": "index.html", "md": "report.md"}
 
 CONTEXT_CONTRIBUTORS: list[tuple[str, str]] = [
-    ("qualkit.coding.topics", "emergent_themes_section"),
+    ("qualkit.reports.topics", "emergent_themes_section"),
 ]
 """Optional contributors of the "Emergent themes" slot: ``(module, function)``; the function is
 called as ``function(study, context)`` and returns an :class:`EmergentThemes` or ``None``. A

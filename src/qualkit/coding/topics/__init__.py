@@ -10,7 +10,7 @@ from .model import (
     participant_segments,
     segment_assignments,
 )
-from .report import emergent_themes_section, participants_text, topics_report_data
+from .report import participants_text, topics_report_data
 from .suggest import draft_codes, suggest_codes
 
 __all__ = [
@@ -19,7 +19,6 @@ __all__ = [
     "TopicParameters",
     "TopicRunSummary",
     "draft_codes",
-    "emergent_themes_section",
     "embed_with_cache",
     "fit_segments",
     "fit_topics",
