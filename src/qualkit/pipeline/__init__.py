@@ -29,9 +29,6 @@ from ..store import canonical_json, utcnow
 from ..study import Study
 from .fingerprint import fingerprint
 
-STEP_NAMES = ("import", "code", "topics", "analyse", "report", "export")
-
-
 class Step(Protocol):
     """One pipeline step: its name, what it depends on, its inputs, and how to run it."""
 
@@ -308,4 +305,4 @@ def _manifest(plans: list[StepPlan], started: float) -> dict[str, Any]:
     }
 
 
-__all__ = ["PipelineResult", "STEP_NAMES", "Step", "StepPlan", "check_outputs", "record_output_files", "run_pipeline"]
+__all__ = ["PipelineResult", "Step", "StepPlan", "check_outputs", "record_output_files", "run_pipeline"]
