@@ -19,7 +19,7 @@ from qualkit.analysis.agreement import (
     precision_recall_f1,
 )
 from qualkit.cli import main
-from qualkit.errors import InputError
+from qualkit.errors import InputError, NotFoundError
 from qualkit.interop.codings import import_codings
 
 N = None
@@ -137,11 +137,12 @@ def test_uncoded_sample_is_seeded_and_limited(coded):
 
 def test_codes_option_limits_the_comparison(coded):
     study, run_id = coded
-    result = compare_coders(study, "human:alice", f"run:{run_id}", unit="turn", codes=["drift", "unused"], uncoded_sample=0,
+    result = compare_coders(study, "human:alice", f"run:{run_id}", unit="turn", codes=["drift"], uncoded_sample=0,
                             scope="either")
-    assert list(result.per_code["code_id"]) == ["drift", "unused"]
+    assert list(result.per_code["code_id"]) == ["drift"]
     assert result.overall["n_units"] == 2  # only units coded with drift
-    assert any("unused" in w for w in result.warnings)
+    with pytest.raises(NotFoundError, match="unknown code 'unused'"):  # a code no codebook or coding knows: a typo
+        compare_coders(study, "human:alice", f"run:{run_id}", unit="turn", codes=["drift", "unused"], scope="either")
 
 
 def test_cli_agree_json_and_text(coded):

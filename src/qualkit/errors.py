@@ -117,6 +117,10 @@ class ConfigError(QualkitError):
     code = "QK500"
 
 
+class NoStudyError(ConfigError):
+    """No study where one was looked for (no qualkit.toml); a broken qualkit.toml is a plain ConfigError."""
+
+
 class PipelineError(QualkitError):
     """A pipeline step failed; the store keeps the earlier steps' results."""
 
@@ -162,6 +166,7 @@ __all__ = [
     "InputError",
     "InteropError",
     "MissingDependencyError",
+    "NoStudyError",
     "NotFoundError",
     "PipelineError",
     "Problem",

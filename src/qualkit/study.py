@@ -11,7 +11,7 @@ from functools import cached_property
 from pathlib import Path
 
 from .config import CONFIG_NAME, CONFIG_TEMPLATE, StudyConfig, load_config
-from .errors import ConfigError, Problem, display_path
+from .errors import ConfigError, NoStudyError, Problem, display_path
 from .store import Store
 
 STORE_DIR = ".qualkit"
@@ -42,7 +42,7 @@ class Study:
                 )
         if path is not None:
             if not (start / CONFIG_NAME).is_file():
-                raise ConfigError(
+                raise NoStudyError(
                     f"{display_path(start)} is not a qualkit study (no {CONFIG_NAME})",
                     hint=f"run `qualkit init {display_path(start)}` to create one",
                 )
@@ -50,7 +50,7 @@ class Study:
         for folder in (start, *start.resolve().parents):
             if (folder / CONFIG_NAME).is_file():
                 return cls(folder)
-        raise ConfigError(
+        raise NoStudyError(
             f"no {CONFIG_NAME} in {display_path(start)} or any parent folder",
             hint="run `qualkit init DIR`, or pass --study DIR, or set QUALKIT_STUDY",
         )

@@ -207,6 +207,13 @@ def _universe(study: Any, unit: str) -> pd.DataFrame:
     return pd.DataFrame([tuple(row) for row in rows], columns=columns)
 
 
+def _canonical_coder(coder: str) -> tuple[str, ...]:
+    """``3``, ``run:3`` and `` run:3 `` name the same coder; a union's order does not matter."""
+    from .codings import parse_coder
+
+    return tuple(sorted({spec.name for spec in parse_coder(coder)}))
+
+
 def compare_coders(
     study: Any,
     coder_a: str,
@@ -229,8 +236,14 @@ def compare_coders(
         raise InputError(f"unknown scope {scope!r}", hint=f"choose one of: {', '.join(SCOPES)}")
     if uncoded_sample < 0:
         raise InputError(f"uncoded_sample must be 0 or more, not {uncoded_sample}", hint="e.g. 0.25")
-    if coder_a == coder_b:
-        raise InputError(f"both coders are {coder_a!r}", hint="compare two different coders")
+    if _canonical_coder(coder_a) == _canonical_coder(coder_b):  # "3" is "run:3"
+        raise InputError(f"both coders are {coder_a!r}" + ("" if coder_a == coder_b else f" ({coder_b!r})"),
+                         hint="compare two different coders")
+    if codes:  # ids or labels; an unknown one is an error (with suggestions), not an empty row
+        from .code_names import resolve_code, study_code_tree
+
+        tree = study_code_tree(study)
+        codes = [resolve_code(tree, str(code)) for code in codes]
     wanted_unit = None if unit in (None, "segment") else unit
     a = _load(study, coder_a, wanted_unit)
     resolved_unit = str(a.attrs.get("unit") or wanted_unit or study.config.coding.unit)

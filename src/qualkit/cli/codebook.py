@@ -17,7 +17,7 @@ from ..codebook import (
     lint_codebook,
     load_codebook,
 )
-from ..errors import ConfigError, display_path
+from ..errors import CodebookError, NoStudyError, display_path
 from ..outputs import write_output
 from ._common import echo_json, get_study, handle_errors, json_option
 
@@ -28,7 +28,7 @@ def _study_codebook(ctx: click.Context, ref: str | None) -> Codebook:
         return load_codebook(ref)
     try:
         study = get_study(ctx)
-    except ConfigError:
+    except NoStudyError:  # outside a study; a broken qualkit.toml is reported, not replaced by the default
         return load_codebook("default")
     return load_codebook(study.config.codebook.path, base_dir=study.root)
 
@@ -110,7 +110,15 @@ def test_command(ctx: click.Context, file: str | None, as_json: bool) -> None:
     FILE is a path or a bundled name (default: the study's codebook, else `default`)."""
     from ..coding.examples import check_examples
 
-    report = check_examples(_study_codebook(ctx, file))
+    book = _study_codebook(ctx, file)
+    report = check_examples(book)
+    if report.examples + report.counterexamples == 0:  # "ok" would pass a codebook nothing tested
+        where = display_path(book.source_path) if getattr(book, "source_path", None) else repr(report.codebook_name)
+        raise CodebookError(
+            f"codebook {where} has no examples or counterexamples: there is nothing to test",
+            hint="add `examples:` (sentences a code must match) and `counterexamples:` (near misses it must not) "
+            "under its codes; see docs/codebook-format.md",
+        )
     if as_json:
         echo_json(report.as_dict())
     else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import signal
 import socket
@@ -31,6 +32,25 @@ class ServeInfo:
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}/?token={self.token}"
+
+
+def _check_host(host: str) -> None:
+    """Refuse a --host that is no address this machine can bind, before any port is probed."""
+    try:
+        socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError) as error:
+        reason = error.strerror if isinstance(error, socket.gaierror) else "not a valid host name"
+        raise InputError(f"cannot listen on --host {host!r}: {reason}",
+                         hint="pass --host 127.0.0.1 (this machine only) or an IP address of one of its network interfaces") from None
+
+
+def _bind_hint(error: OSError) -> str:
+    """The fix for a failed bind: another port, another address, or a port above 1023."""
+    if error.errno == errno.EADDRNOTAVAIL:
+        return "pass --host 127.0.0.1 (this machine only) or an IP address of one of its network interfaces"
+    if error.errno == errno.EACCES:
+        return "ports below 1024 need administrator rights: pass --port N with N above 1023, or leave --port out"
+    return "pass --port N with a free port, or leave --port out to take the next free one"
 
 
 def _free_port(host: str, start: int, tries: int = 20) -> int:
@@ -65,11 +85,15 @@ def serve(
     other = lock.holder()
     if other is not None:  # refuse before binding a port
         lock.acquire(host=host, port=0)  # raises the ConflictError naming the other server
+    _check_host(host)
     chosen = port if port is not None else _free_port(host, DEFAULT_PORT)
     try:
         server = create_server(app, host=host, port=chosen, threads=threads, ident="qualkit")
     except OSError as error:
-        raise InputError(f"cannot listen on {host}:{chosen}: {error.strerror}", hint="pass --port N with a free port") from None
+        raise InputError(f"cannot listen on {host}:{chosen}: {error.strerror}", hint=_bind_hint(error)) from None
+    except ValueError:  # waitress: "Invalid host/port specified." (a name that resolves to nothing bindable)
+        raise InputError(f"cannot listen on {host}:{chosen}: not an address of this machine",
+                         hint="pass --host 127.0.0.1 (this machine only) or an IP address of one of its network interfaces") from None
     if threading.current_thread() is threading.main_thread():  # SIGTERM stops cleanly too (lock released)
         signal.signal(signal.SIGTERM, _interrupt)
     try:

@@ -85,7 +85,7 @@ def _check_text(text: str, title: str) -> tuple[str, str]:
     text = (text or "").strip()
     title = (title or "").strip()
     if not text:
-        raise InputError("a memo needs some text", hint="write the memo's text, e.g. --text 'why this code matters'")
+        raise InputError("a memo needs some text", hint="give the memo some text, e.g. 'why this code matters'")
     if len(text) > MAX_MEMO_CHARS:
         raise InputError(f"the memo is {len(text):,} characters long, more than {MAX_MEMO_CHARS:,}",
                          hint="split it into several memos")
@@ -227,6 +227,21 @@ def _order(memos: Iterable[Memo]) -> list[Memo]:
     return sorted(memos, key=key)
 
 
+def _check_filters(study: Any, *, code: str | None, transcript: str | None, turn_idx: int | None) -> tuple[str | None, str | None]:
+    """Resolve a code label to its id and refuse filters naming nothing, so a typo is not silently "no memos".
+
+    A code or transcript some memo still names (e.g. since removed from the study) is accepted as it is.
+    """
+    if turn_idx is not None and transcript is None:
+        raise InputError("a turn is named by its transcript and its number", hint="give the transcript too, e.g. --transcript P3 --turn 4")
+    store = _store(study)
+    if code is not None and store.query("SELECT 1 FROM memos WHERE code_id = ? LIMIT 1", (code,)) == []:
+        code = resolve_code(study_code_tree(study), str(code))  # NotFoundError with suggestions
+    if transcript is not None and store.query("SELECT 1 FROM memos WHERE transcript_id = ? LIMIT 1", (transcript,)) == []:
+        store.transcript_pk(str(transcript))  # NotFoundError naming the known transcripts
+    return code, transcript
+
+
 def list_memos(
     study: Any,
     *,
@@ -243,6 +258,7 @@ def list_memos(
     """
     if kind is not None and kind not in TARGET_KINDS:
         raise InputError(f"unknown memo target {kind!r}", hint=f"choose one of: {', '.join(TARGET_KINDS)}")
+    code, transcript = _check_filters(study, code=code, transcript=transcript, turn_idx=turn_idx)
     clauses, params = [], []
     if kind is not None:
         clauses.append("target_kind = ?")

@@ -1,0 +1,170 @@
+"""A careless user on the newer commands (agree, memos, codebook test, serve, ...): a clear message
+naming the place and the fix, exit 1, no traceback, and the store exactly as it was."""
+
+from __future__ import annotations
+
+import socket
+import sqlite3
+from pathlib import Path
+
+import pytest
+from analysis_fixture import build_tiny_study
+from click.testing import CliRunner, Result
+
+from qualkit.cli import main
+from qualkit.study import Study
+
+NO_EXAMPLES = """\
+name: no-examples
+version: "1"
+codes:
+  - id: speed
+    label: Speed
+    definition: Talk of going fast.
+    rules:
+      phrases: [fast, quick]
+"""
+
+
+@pytest.fixture
+def tiny(study: Study):  # type: ignore[no-untyped-def]
+    return build_tiny_study(study)
+
+
+def invoke(study: Study | Path | None, *args: str) -> Result:
+    prefix = ["--study", str(study.root if isinstance(study, Study) else study)] if study is not None else []
+    return CliRunner().invoke(main, [*prefix, *args])
+
+
+def dump(study: Study) -> str:
+    conn = sqlite3.connect(study.store_path)
+    try:
+        return "\n".join(conn.iterdump())
+    finally:
+        conn.close()
+
+
+def assert_user_error(result: Result, *parts: str) -> None:
+    """Exit 1 through the CLI's error handler (no traceback), with every part in the output."""
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "Traceback" not in result.output
+    for part in parts:
+        assert part in result.output, f"{part!r} not in:\n{result.output}"
+
+
+# -- agree --------------------------------------------------------------------------------------
+
+
+def test_agree_a_run_with_itself_written_two_ways_is_refused(tiny) -> None:
+    before = dump(tiny.study)
+    assert_user_error(invoke(tiny.study, "agree", "1", "run:1"), "both coders are '1' ('run:1')", "two different coders")
+    assert_user_error(invoke(tiny.study, "agree", "run:1+human:alice", "human:alice+1"), "both coders are")
+    assert dump(tiny.study) == before
+
+
+def test_agree_unknown_code_is_an_error_with_a_suggestion(tiny) -> None:
+    before = dump(tiny.study)
+    result = invoke(tiny.study, "agree", "run:1", "run:2", "--codes", "velocity,valdation")
+    assert_user_error(result, "unknown code 'valdation'", "did you mean", "validation")
+    assert dump(tiny.study) == before
+
+
+def test_agree_codes_by_label_are_resolved(tiny) -> None:
+    result = invoke(tiny.study, "agree", "run:1", "run:2", "--codes", "Velocity", "--json")
+    assert result.exit_code == 0, result.output
+    assert '"velocity"' in result.output and "neither coder used" not in result.output
+
+
+# -- memos ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--code", "velocty"], ["unknown code 'velocty'", "did you mean"]),
+        (["--transcript", "P99"], ["no transcript 'P99'", "P1"]),
+        (["--turn", "2"], ["a turn is named by its transcript", "--transcript P3 --turn 4"]),
+    ],
+)
+def test_memos_list_with_a_filter_naming_nothing_is_an_error_not_no_memos(tiny, args, words) -> None:
+    invoke(tiny.study, "memos", "add", "A memo on speed.", "--code", "velocity")
+    before = dump(tiny.study)
+    assert_user_error(invoke(tiny.study, "memos", "list", *args), *words)
+    assert dump(tiny.study) == before
+
+
+def test_memos_list_by_code_label_finds_the_memos_on_its_id(tiny) -> None:
+    assert invoke(tiny.study, "memos", "add", "A memo on speed.", "--code", "velocity").exit_code == 0
+    result = invoke(tiny.study, "memos", "list", "--code", "Velocity")
+    assert result.exit_code == 0, result.output
+    assert "A memo on speed." in result.output
+
+
+def test_empty_memo_text_hint_does_not_name_an_option_add_lacks(tiny) -> None:
+    before = dump(tiny.study)
+    result = invoke(tiny.study, "memos", "add", "   ")
+    assert_user_error(result, "a memo needs some text")
+    assert "--text" not in result.output  # `memos add` takes TEXT as an argument
+    assert dump(tiny.study) == before
+
+
+# -- codebook test ------------------------------------------------------------------------------------
+
+
+def test_codebook_test_without_examples_fails_instead_of_passing(tmp_path: Path) -> None:
+    path = tmp_path / "no-examples.yaml"
+    path.write_text(NO_EXAMPLES, encoding="utf-8")
+    result = invoke(None, "codebook", "test", str(path))
+    assert_user_error(result, "no-examples.yaml", "nothing to test", "examples:", "docs/codebook-format.md")
+
+
+def test_codebook_test_in_a_study_with_a_broken_qualkit_toml_reports_it(study: Study) -> None:
+    config = study.root / "qualkit.toml"
+    config.write_text(config.read_text(encoding="utf-8") + "\n[learnd]\nenabled = true\n", encoding="utf-8")
+    result = invoke(study, "codebook", "test")
+    assert_user_error(result, "qualkit.toml", "learnd", "did you mean 'learned'")  # not a silent test of `default`
+
+
+def test_codebook_test_outside_any_study_still_tests_the_default(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("QUALKIT_STUDY", raising=False)
+    result = CliRunner().invoke(main, ["codebook", "test", "--json"])
+    assert result.exit_code == 0, result.output
+    assert '"ok": true' in result.output
+
+
+# -- serve ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("host", ["999.1.1.1", "no-such-host.invalid"])
+def test_serve_on_an_impossible_host_is_a_clean_error(tiny, host) -> None:
+    before = dump(tiny.study)
+    result = invoke(tiny.study, "serve", "--host", host, "--port", "0")
+    assert_user_error(result, f"--host '{host}'", "--host 127.0.0.1")
+    assert dump(tiny.study) == before
+
+
+def test_serve_on_a_port_in_use_names_the_port_and_the_fix(tiny) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = invoke(tiny.study, "serve", "--port", str(port))
+    assert_user_error(result, f"127.0.0.1:{port}", "--port N with a free port")
+
+
+def test_serve_bind_hint_fits_the_failure() -> None:
+    import errno
+
+    from qualkit.web.server import _bind_hint
+
+    assert "--host" in _bind_hint(OSError(errno.EADDRNOTAVAIL, "Cannot assign requested address"))
+    assert "above 1023" in _bind_hint(OSError(errno.EACCES, "Permission denied"))
+    assert "free port" in _bind_hint(OSError(errno.EADDRINUSE, "Address already in use"))
+
+
+def test_agree_a_known_code_neither_coder_used_is_still_a_warning(tiny) -> None:
+    result = invoke(tiny.study, "agree", "run:1", "run:2", "--codes", "versioning")  # in the codebook, never coded
+    assert result.exit_code == 0, result.output
+    assert "neither coder used: versioning" in result.output
