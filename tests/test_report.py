@@ -244,7 +244,7 @@ def test_participant_heatmap_is_capped_for_large_corpora():
 def test_participant_lists_longer_than_a_dozen_collapse_to_a_count() -> None:
     from bs4 import BeautifulSoup
 
-    from qualkit.reports.build import MAX_LISTED_PARTICIPANTS, participants_html, participants_md
+    from qualkit.reports.templating import MAX_LISTED_PARTICIPANTS, participants_html, participants_md
 
     short = "(" + ", ".join(f"P{i}" for i in range(1, MAX_LISTED_PARTICIPANTS + 1)) + ")"
     long = "(" + ", ".join(f"P{i}" for i in range(1, 301)) + ")"

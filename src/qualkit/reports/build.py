@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import importlib
 import json
-import re
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-import jinja2
 import pandas as pd
-from markupsafe import Markup
 
 from .. import __version__
 from ..analysis import codings as codings_mod
@@ -27,11 +24,19 @@ from ..store import participant_sort_key
 from . import charts
 from . import trust as trust_mod
 from .lenses import lenses_section
+from .sections import (
+    _agreement,
+    _changes,
+    _fmt_measure,
+    _fmt_number,
+    _memo_entries,
+    _share_phrase,
+    _toc,
+    _transcript_appendix,
+    code_anchor,
+)
+from .templating import TEMPLATES, _text, md_escape, render, template_environment
 from .context import (
-    AgreementRow,
-    AgreementSection,
-    ChangeRow,
-    ChangesSection,
     Charts,
     CoCode,
     CodebookEntry,
@@ -39,7 +44,6 @@ from .context import (
     EmergentThemes,
     FrequencyRow,
     GroupShare,
-    MemoEntry,
     Methods,
     PairRow,
     ParticipantRow,
@@ -49,12 +53,8 @@ from .context import (
     SaturationRow,
     Summary,
     Theme,
-    TocEntry,
-    TranscriptExcerpt,
-    TurnExcerpt,
 )
 
-TEMPLATES = {"html": "report.html.j2", "md": "report.md.j2"}
 OUTPUT_NAMES = {"html": "index.html", "md": "report.md"}
 
 CONTEXT_CONTRIBUTORS: list[tuple[str, str]] = [
@@ -68,119 +68,6 @@ QUOTES_PER_CODE = 3
 COOCCURRING_PER_CODE = 3
 TOP_PAIRS = 8
 SATURATION_K = 2
-
-
-# -- helpers ------------------------------------------------------------------------------------
-
-
-def code_anchor(code_id: str) -> str:
-    return f"code-{code_id}"
-
-
-def _fmt_number(value: Any) -> str:
-    if value is None or (isinstance(value, float) and pd.isna(value)):
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def _fmt_measure(value: Any) -> str:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return "–"
-    return "–" if pd.isna(number) else f"{number:.2f}"
-
-
-def _share_phrase(n: int, total: int) -> str:
-    return f"{n} of {total} participant{'s' if total != 1 else ''}"
-
-
-def _text(value: Any) -> str:
-    if value is None or (isinstance(value, float) and pd.isna(value)):
-        return ""
-    return str(value)
-
-
-def md_escape(value: Any) -> Any:
-    """Finalize hook of the Markdown environment: values print as literal text."""
-    if value is None:
-        return ""
-    if isinstance(value, Markup):
-        return value
-    if not isinstance(value, str):
-        return value
-    text = re.sub(r"\s+", " ", value)
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return re.sub(r"([\\`*_\[\]|#])", r"\\\1", text)
-
-
-#: A participant list longer than this collapses to a count (the full list one click away in HTML,
-#: in the exports for Markdown).
-MAX_LISTED_PARTICIPANTS = 12
-#: Where the Markdown report sends a reader for a collapsed list.
-FULL_LISTS_IN = "the exported tables (code_frequency: participant_list)"
-
-
-_LISTED = re.compile(r"^(?P<prefix>[^()]*?)\s*\((?P<ids>[^()]*)\)\s*$")
-
-
-def _split_list(text: str) -> tuple[str, list[str]]:
-    """``"3 participants (P2, P3, P8)"`` -> ``("3 participants", ["P2", "P3", "P8"])``; ``"(P1)"`` -> ``("", ["P1"])``."""
-    match = _LISTED.match(text)
-    if match is None:
-        return text, []
-    return match["prefix"], [part for part in (p.strip() for p in match["ids"].split(",")) if part]
-
-
-def participants_html(value: Any, css_class: str = "participant-list") -> Markup:
-    """A participant list "(P1, P3)" as HTML: as it is up to :data:`MAX_LISTED_PARTICIPANTS` ids,
-    else a ``<details>`` whose summary is the count and whose body is the whole list."""
-    text = _text(value)
-    prefix, ids = _split_list(text)
-    if len(ids) <= MAX_LISTED_PARTICIPANTS:
-        return Markup('<span class="{}">{}</span>').format(css_class, text)
-    summary = prefix or f"{len(ids):,} participants"
-    listed = f"({', '.join(ids)})"
-    return Markup('<details class="{} collapsed"><summary>{}</summary><span class="ids">{}</span></details>').format(
-        css_class, summary, listed
-    )
-
-
-def participants_md(value: Any) -> Markup:
-    """A participant list for Markdown: as it is up to :data:`MAX_LISTED_PARTICIPANTS` ids, else the count."""
-    text = _text(value)
-    prefix, ids = _split_list(text)
-    if len(ids) <= MAX_LISTED_PARTICIPANTS:
-        return Markup(md_escape(text))
-    summary = prefix or f"{len(ids):,} participants"
-    return Markup(md_escape(f"({summary}: the full list is in {FULL_LISTS_IN})"))
-
-
-def template_environment(study: Any | None, fmt: str) -> jinja2.Environment:
-    """The jinja2 environment: the study's ``reports/templates/`` first, then the package's."""
-    loaders: list[jinja2.BaseLoader] = []
-    if study is not None:
-        override = Path(study.root) / "reports" / "templates"
-        if override.is_dir():
-            loaders.append(jinja2.FileSystemLoader(str(override)))
-    loaders.append(jinja2.PackageLoader("qualkit.reports", "templates"))
-    options: dict[str, Any] = {
-        "loader": jinja2.ChoiceLoader(loaders),
-        "undefined": jinja2.StrictUndefined,
-        "keep_trailing_newline": True,
-        "trim_blocks": True,
-        "lstrip_blocks": True,
-    }
-    if fmt == "html":
-        env = jinja2.Environment(autoescape=True, **options)
-    else:
-        env = jinja2.Environment(autoescape=False, finalize=md_escape, **options)
-    env.filters["percent"] = lambda v: f"{float(v) * 100:.0f}%"
-    env.filters["md_cell"] = md_escape
-    env.filters["participants"] = participants_html if fmt == "html" else participants_md
-    return env
 
 
 # -- context ---------------------------------------------------------------------------------------
@@ -217,39 +104,6 @@ def _resolve_coder(study: Any, coder: str | None) -> str | None:
         return f"run:{run['id']}"
     humans = [c for c in codings_mod.coders(study) if c.startswith("human:")]
     return humans[0] if humans else None
-
-
-def _agreement(study: Any, coder: str, other: str | None, tree: CodeTree) -> AgreementSection | None:
-    if other is None:
-        return None
-    try:
-        from ..analysis.agreement import compare_coders  # type: ignore[import-not-found]
-    except ImportError:
-        return None
-    result = compare_coders(study, coder, other)
-    rows = [
-        AgreementRow(
-            label=tree.label(str(row["code_id"])),
-            n_units=_fmt_number(row["n_units"]),
-            percent_agreement=_fmt_measure(row["percent_agreement"]),
-            kappa=_fmt_measure(row["kappa"]),
-            alpha=_fmt_measure(row["alpha"]),
-            f1=_fmt_measure(row["f1"]),
-        )
-        for row in result.per_code.to_dict("records")
-    ]
-    shown = {"n_units": "units compared", "percent_agreement": "percent agreement", "kappa": "Cohen's kappa",
-             "alpha": "Krippendorff's alpha", "precision": "precision", "recall": "recall", "f1": "F1"}
-    overall = [(name, _fmt_measure(result.overall[key]) if isinstance(result.overall[key], float) else _text(result.overall[key]))
-               for key, name in shown.items() if key in result.overall]
-    return AgreementSection(
-        coder_a=coder,
-        coder_b=other,
-        unit_note=_text(getattr(result, "unit_note", "")),
-        overall=overall,
-        rows=rows,
-        n_disagreements=int(len(result.disagreements)),
-    )
 
 
 def _contribute(study: Any, context: ReportContext) -> None:
@@ -597,144 +451,6 @@ def build_context(
         context.memos = _memo_entries(study, tree)
     context.toc = _toc(context)
     return context
-
-
-def _changes(study: Any, previous_run: int, coder: str, tree: Any) -> ChangesSection | None:
-    """The "changes since the previous run" section, from :func:`tables.compare_runs`."""
-    try:
-        previous = study.store.run(previous_run)
-    except QualkitError:
-        return None  # the previous run was deleted: nothing to compare with
-    current = study.store.run(int(coder.split(":", 1)[1]))
-    comparison = tables.compare_runs(study, previous_run, coder, codebook=tree)
-    per_code = comparison.per_code
-    changed = per_code[(per_code["delta_segments"] != 0) | per_code["participants_added"].map(bool) | per_code["participants_removed"].map(bool)]
-    changed = changed.assign(_abs=changed["delta_segments"].abs()).sort_values(["_abs", "code_id"], ascending=[False, True], kind="mergesort")
-    rows = [
-        ChangeRow(
-            label=r["label"],
-            anchor=code_anchor(r["code_id"]),
-            segments_before=int(r["n_segments_a"]),
-            segments_after=int(r["n_segments_b"]),
-            delta=f"{int(r['delta_segments']):+d}",
-            participants_added=tables.format_participant_list(r["participants_added"]) if r["participants_added"] else "",
-            participants_removed=tables.format_participant_list(r["participants_removed"]) if r["participants_removed"] else "",
-        )
-        for r in changed.to_dict("records")
-    ]
-    return ChangesSection(
-        previous_run=f"run:{previous_run}",
-        current_run=coder,
-        codebook_changed=previous["codebook_hash"] != current["codebook_hash"],
-        gained=len(comparison.appeared),
-        lost=len(comparison.disappeared),
-        rows=rows,
-    )
-
-
-def _transcript_appendix(study: Any, transcripts: pd.DataFrame, quoted: set[tuple[str, int]]) -> list[TranscriptExcerpt]:
-    """The quoted turns of each transcript, each with the turn before it (usually the question)."""
-    if not quoted:
-        return []
-    wanted: dict[str, set[int]] = {}
-    for transcript_id, idx in quoted:
-        wanted.setdefault(transcript_id, set()).update({idx - 1, idx} if idx > 0 else {idx})
-    result = []
-    pk_by_id = dict(zip(transcripts["transcript_id"], transcripts["transcript_pk"]))
-    participant_by_id = dict(zip(transcripts["transcript_id"], transcripts["participant_id"]))
-    for transcript_id in sorted(wanted, key=participant_sort_key):
-        pk = pk_by_id.get(transcript_id)
-        if pk is None:
-            continue
-        indexes = sorted(wanted[transcript_id])
-        marks = ",".join("?" for _ in indexes)
-        rows = study.store.query(
-            f"SELECT idx, speaker, role, text FROM turns WHERE transcript_pk = ? AND idx IN ({marks}) ORDER BY idx",
-            (int(pk), *indexes),
-        )
-        turns = [
-            TurnExcerpt(int(r["idx"]), tables.turn_anchor(transcript_id, r["idx"]), r["speaker"], r["role"], r["text"],
-                        (transcript_id, int(r["idx"])) in quoted)
-            for r in rows
-        ]
-        result.append(TranscriptExcerpt(transcript_id, _text(participant_by_id.get(transcript_id)), f"transcript-{transcript_id}", turns))
-    return result
-
-
-def _memo_entries(study: Any, tree: CodeTree) -> list[MemoEntry]:
-    """The study's memos for the appendix, ordered by target (study, codes, transcripts, turns, codings)."""
-    from ..workbench.memos import list_memos
-
-    return [
-        MemoEntry(
-            target=memo.target if memo.target_kind != "code" else f"code {tree.label(memo.code_id or '')}",
-            target_kind=memo.target_kind,
-            coder=memo.coder,
-            title=memo.title,
-            text=memo.text,
-            updated_at=memo.updated_at,
-            anchor=f"codebook-{memo.code_id}" if memo.target_kind == "code" and memo.code_id in tree.codes else "",
-        )
-        for memo in list_memos(study)
-    ]
-
-
-def _toc(context: ReportContext) -> list[TocEntry]:
-    entries = [TocEntry("summary", "Summary")]
-    if context.trust is not None:
-        entries.append(TocEntry("trust", "How far to trust each code"))
-    if context.changes is not None:
-        entries.append(TocEntry("changes", "Changes since the previous run"))
-    entries.append(TocEntry("participants", "Participants"))
-    entries.append(TocEntry("themes", "Themes"))
-    entries.extend(TocEntry(theme.anchor, theme.label, 2) for theme in context.themes)
-    if context.lenses is not None:
-        entries.append(TocEntry("lenses", "Lenses: " + ", ".join(lens.label for lens in context.lenses.lenses)))
-    entries.extend(
-        [
-            TocEntry("frequency", "Code frequency"),
-            TocEntry("cooccurrence", "Code co-occurrence"),
-            TocEntry("saturation", "Thematic saturation"),
-            TocEntry("matrix", "Participants and codes"),
-        ]
-    )
-    if context.agreement is not None:
-        entries.append(TocEntry("agreement", "Intercoder agreement"))
-    if context.emergent_themes is not None:
-        entries.append(TocEntry("emergent-themes", "Emergent themes"))
-    entries.extend(
-        [
-            TocEntry("appendix-codebook", "Appendix A: Codebook"),
-            TocEntry("appendix-methods", "Appendix B: Methods and provenance"),
-            TocEntry("appendix-transcripts", "Appendix C: Quoted transcript passages"),
-        ]
-    )
-    if context.memos is not None:
-        entries.append(TocEntry("appendix-memos", "Appendix D: Memos"))
-    return entries
-
-
-# -- rendering --------------------------------------------------------------------------------------
-
-
-def render(context: ReportContext, fmt: str, *, study: Any | None = None) -> str:
-    """Render one format (``html`` or ``md``) of the report to a string."""
-    if fmt not in TEMPLATES:
-        raise QualkitError(f"unknown report format {fmt!r}", hint=f"choose one of: {', '.join(TEMPLATES)}")
-    env = template_environment(study, fmt)
-    try:
-        template = env.get_template(TEMPLATES[fmt])
-        return template.render(**{name: getattr(context, name) for name in context.__dataclass_fields__})
-    except jinja2.TemplateSyntaxError as error:
-        raise QualkitError(
-            f"report template {error.filename or error.name}: line {error.lineno}: {error.message}",
-            hint="fix the template in reports/templates/, or remove it to use the package's",
-        ) from error
-    except jinja2.UndefinedError as error:
-        raise QualkitError(
-            f"report template {TEMPLATES[fmt]} uses something the context does not have: {error.message}",
-            hint="`qualkit report context` lists the fields a template may use",
-        ) from error
 
 
 def build_report(
