@@ -4,6 +4,8 @@
   local sentence embeddings cached in the store);
 - ``training``: human codings and review decisions mapped onto units as per-code labels;
 - ``model``: calibrated per-code logistic regressions with cross-validated thresholds (pure);
+- ``group``: one multinomial model over codes no unit shares (a single-label scheme), detected from the labels;
+- ``calibration``: Platt scaling, best-kappa thresholds, agreement figures, evidence terms;
 - ``run``: ``run_learned``, the pass over a study, recorded as a run of kind ``learned``;
 - ``active``: the review order that helps the model most, and the decisions each code still needs.
 """

@@ -24,26 +24,16 @@ import numpy as np
 from scipy import sparse
 
 from .features import FeatureSet, build_features
+from .calibration import LARGE_TRAINING_SET, Skipped, _best_threshold, _platt, _round, _sigmoid, binary_metrics, top_terms
+from .group import GROUP_C, MIN_GROUP_POSITIVES, exclusive_group, fit_group
 
 MIN_POSITIVES = 8
 MIN_NEGATIVES = 5
 DEFAULT_FOLDS = 5
 DEFAULT_C = 1.0
-LARGE_TRAINING_SET = 5000
-"""Above this many decided units a code is cross-validated with at most 3 folds (time)."""
 WEAK_WEIGHT = 0.3
 MIN_CV_KAPPA = 0.0
 """A code whose out-of-fold decisions agree with the human no better than chance is not applied."""
-
-
-@dataclass(frozen=True)
-class Skipped:
-    """A code the pass could not learn, and why (one line a researcher can act on)."""
-
-    code_id: str
-    reason: str
-    positives: int = 0
-    negatives: int = 0
 
 
 @dataclass
@@ -70,13 +60,7 @@ class CodeModel:
 
     def top_terms(self, row: sparse.csr_matrix, names: Sequence[str], k: int = 5) -> list[tuple[str, float]]:
         """The named features that pushed this row towards the code the most (weight x value)."""
-        row = row.tocsr()
-        # Character n-grams back the words up but read badly: evidence names words and rule hits.
-        contributions = [(names[j], float(v * self.coef[j])) for j, v in zip(row.indices, row.data)
-                         if names[j] and not names[j].startswith("~")]
-        contributions = [item for item in contributions if item[1] > 0]
-        contributions.sort(key=lambda item: (-item[1], item[0]))
-        return [(name, round(value, 4)) for name, value in contributions[:k]]
+        return top_terms(row, self.coef, names, k)
 
     def summary(self) -> dict[str, Any]:
         return {"threshold": round(self.threshold, 4), "positives": self.positives, "negatives": self.negatives,
@@ -89,9 +73,11 @@ class LearnedModels:
     """The fitted features and every code's model, plus the codes that were skipped."""
 
     features: FeatureSet
-    models: dict[str, CodeModel]
+    models: dict[str, Any]  # CodeModel, or GroupCodeModel for a code of an exclusive group
     skipped: list[Skipped]
     parameters: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+    """Codes applied with a caveat (few examples, learned only as part of an exclusive group)."""
 
     def transform(self, texts: Sequence[str]) -> sparse.csr_matrix:
         return self.features.transform(texts)
@@ -106,14 +92,6 @@ class LearnedModels:
         return {code: scores[code] >= self.models[code].threshold for code in scores}
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(x, -35, 35)))
-
-
-def _round(value: float) -> float | None:
-    return None if value is None or (isinstance(value, float) and math.isnan(value)) else round(float(value), 4)
-
-
 def _logistic(C: float, seed: int) -> Any:
     from sklearn.linear_model import LogisticRegression
 
@@ -125,88 +103,6 @@ def _fit_linear(X: sparse.csr_matrix, y: np.ndarray, w: np.ndarray, C: float, se
     model = _logistic(C, seed)
     model.fit(X, y, sample_weight=w)
     return model.coef_.ravel().astype(np.float64), float(model.intercept_[0])
-
-
-def _platt(decisions: np.ndarray, y: np.ndarray, iterations: int = 100) -> tuple[float, float]:
-    """Platt scaling (Platt 1999, with Lin, Lin and Weng's Newton method): fit p = sigmoid(a*d + b)
-    to Platt's smoothed targets by a damped two-parameter Newton iteration."""
-    d = np.asarray(decisions, dtype=np.float64)
-    n_pos = float(np.sum(y == 1))
-    n_neg = float(len(y) - n_pos)
-    t = np.where(y == 1, (n_pos + 1.0) / (n_pos + 2.0), 1.0 / (n_neg + 2.0))
-    a, b = 1.0, float(np.log((n_neg + 1.0) / (n_pos + 1.0)) * -1.0)
-
-    def loss(a_: float, b_: float) -> float:
-        z = a_ * d + b_
-        return float(np.sum(np.logaddexp(0.0, z) - t * z))
-
-    current = loss(a, b)
-    for _ in range(iterations):
-        p = _sigmoid(a * d + b)
-        g_a, g_b = float(np.sum((p - t) * d)), float(np.sum(p - t))
-        w = p * (1.0 - p) + 1e-12
-        h_aa, h_ab, h_bb = float(np.sum(w * d * d)) + 1e-9, float(np.sum(w * d)), float(np.sum(w)) + 1e-9
-        det = h_aa * h_bb - h_ab * h_ab
-        if det <= 0:
-            break
-        step_a = (h_bb * g_a - h_ab * g_b) / det
-        step_b = (h_aa * g_b - h_ab * g_a) / det
-        scale = 1.0
-        while scale > 1e-6:
-            candidate = loss(a - scale * step_a, b - scale * step_b)
-            if candidate <= current + 1e-12:
-                break
-            scale /= 2.0
-        a, b = a - scale * step_a, b - scale * step_b
-        improvement = current - loss(a, b)
-        current = loss(a, b)
-        if abs(g_a) < 1e-7 and abs(g_b) < 1e-7 or improvement < 1e-10:
-            break
-    return a, b
-
-
-def binary_metrics(truth: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
-    """Precision, recall, F1 and Cohen's kappa of boolean ``predicted`` against ``truth``."""
-    truth = np.asarray(truth, dtype=bool)
-    predicted = np.asarray(predicted, dtype=bool)
-    n = len(truth)
-    tp = int(np.sum(truth & predicted))
-    fp = int(np.sum(~truth & predicted))
-    fn = int(np.sum(truth & ~predicted))
-    tn = n - tp - fp - fn
-    precision = tp / (tp + fp) if tp + fp else float("nan")
-    recall = tp / (tp + fn) if tp + fn else float("nan")
-    f1 = 2 * tp / (2 * tp + fp + fn) if tp else (0.0 if fp or fn else float("nan"))
-    kappa = float("nan")
-    if n:
-        p_o = (tp + tn) / n
-        p_e = ((tp + fp) * (tp + fn) + (tn + fn) * (tn + fp)) / (n * n)
-        kappa = (p_o - p_e) / (1 - p_e) if not math.isclose(p_e, 1.0) else float("nan")
-    return {"precision": precision, "recall": recall, "f1": f1, "kappa": kappa, "tp": tp, "fp": fp, "fn": fn, "tn": tn}
-
-
-def _best_threshold(probabilities: np.ndarray, y: np.ndarray) -> float:
-    """The cut with the best Cohen's kappa over the out-of-fold probabilities: the measure validity
-    judges a code by (ties: the higher cut). Computed for every cut at once from cumulative counts."""
-    order = np.argsort(-probabilities, kind="mergesort")
-    sorted_p = probabilities[order]
-    sorted_y = y[order].astype(bool)
-    n = len(sorted_y)
-    positives = float(sorted_y.sum())
-    tp = np.cumsum(sorted_y).astype(float)
-    fp = np.cumsum(~sorted_y).astype(float)
-    fn = positives - tp
-    tn = (n - positives) - fp
-    p_o = (tp + tn) / n
-    p_e = ((tp + fp) * (tp + fn) + (tn + fn) * (tn + fp)) / (n * n)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        kappa = np.where(np.isclose(p_e, 1.0), -1.0, (p_o - p_e) / (1.0 - p_e))
-    # Only cut between distinct probabilities.
-    distinct = np.r_[sorted_p[1:] != sorted_p[:-1], True]
-    kappa = np.where(distinct, kappa, -2.0)
-    best = int(np.argmax(kappa))
-    low = sorted_p[best + 1] if best + 1 < n else 0.0
-    return float((sorted_p[best] + low) / 2.0)
 
 
 def fit_code(
@@ -275,27 +171,62 @@ def fit_learned(
     weak_weight: float = WEAK_WEIGHT,
     min_positives: int = MIN_POSITIVES,
     features: FeatureSet | Callable[[], FeatureSet] | None = None,
+    exclusive: bool = True,
 ) -> LearnedModels:
     """Fit one model per code.
 
     ``labels[code]`` has one entry per text: 1 (coded with it), 0 (decided against it) or -1
     (no decision: not a training row for that code). ``weak[code]`` are weak positive texts
-    (the codebook's examples). Codes are fitted in sorted order; everything is seeded.
+    (the codebook's examples). Codes are fitted in sorted order; everything is seeded. With
+    ``exclusive`` (default), codes that no unit shares are learned together by one multinomial
+    model (:mod:`.group`); the others, or all with ``exclusive=False``, one model per code.
     """
     weak = dict(weak or {})
     feature_set = features() if callable(features) else (features or build_features())
     weak_texts = [text for code in sorted(weak) for text in weak[code]]
     X_all = feature_set.fit_transform(list(texts) + weak_texts)[: len(texts)]
     X_all.sort_indices()  # once, not in every fold's copy
-    models: dict[str, CodeModel] = {}
+    models: dict[str, Any] = {}
     skipped: list[Skipped] = []
+    groups: list[dict[str, Any]] = []
+    notes: list[str] = []
+    found = exclusive_group(labels) if exclusive else None
+    group_models: dict[str, Any] = {}
+    group_skipped: dict[str, Skipped] = {}
+    chosen: dict[str, str] = {}
+    if found is not None:
+        codes, rows = found
+        weak_X = {code: feature_set.transform(list(weak[code])) for code in codes if weak.get(code)}
+        members, left_out, group_notes, description = fit_group(
+            codes, rows, X_all, labels, weak_X, seed=seed, folds=folds, C=GROUP_C, weak_weight=weak_weight,
+            min_positives=min_positives, min_cv_kappa=MIN_CV_KAPPA)
+        group_models = {member.code_id: member for member in members}
+        group_skipped = {item.code_id: item for item in left_out}
+        notes.extend(group_notes)
+        groups.append(description)
     for code in sorted(labels):
         vector = np.asarray(labels[code])
+        few = int(np.sum(vector == 1)) < min_positives
+        if code in group_models and few:  # the group's model is the only one that may apply it
+            models[code] = group_models[code]
+            continue
+        if code in group_skipped and few:
+            skipped.append(group_skipped[code])
+            continue
         rows = np.flatnonzero(vector >= 0)
         X_rows = X_all if len(rows) == X_all.shape[0] else X_all[rows]
         X_weak = feature_set.transform(list(weak[code])) if weak.get(code) else None
         result = fit_code(code, X_rows, vector[rows], X_weak, seed=seed, folds=folds, C=C,
                           weak_weight=weak_weight, min_positives=min_positives)
+        if code in group_models or code in group_skipped:
+            # Enough examples for a model of its own: keep whichever cross-validates better.
+            grouped = group_models.get(code)
+            own_kappa = result.cv["kappa"] if isinstance(result, CodeModel) else -math.inf
+            if grouped is not None and grouped.cv["kappa"] >= own_kappa:
+                result = grouped
+            chosen[code] = "group" if result is grouped else "own"
+            if isinstance(result, Skipped):
+                result = group_skipped.get(code, result)
         if isinstance(result, Skipped):
             skipped.append(result)
         else:
@@ -303,8 +234,16 @@ def fit_learned(
     parameters = {"seed": seed, "folds": folds, "C": C, "weak_weight": weak_weight, "min_positives": min_positives,
                   "min_negatives": MIN_NEGATIVES, "min_cv_kappa": MIN_CV_KAPPA, "classifier": "logistic regression (liblinear, class-balanced)",
                   "calibration": "Platt on out-of-fold decisions", "threshold": "best out-of-fold kappa",
-                  "features": feature_set.describe()}
-    return LearnedModels(feature_set, models, skipped, parameters)
+                  "features": feature_set.describe(), "exclusive": exclusive}
+    if groups:
+        groups[0]["model_per_code"] = dict(sorted(chosen.items()))
+        parameters["exclusive_groups"] = groups
+        parameters["group_classifier"] = (f"multinomial logistic regression (lbfgs, class-balanced, C={GROUP_C}) over codes "
+                                          "no unit shares (up to 2% of units may carry two); the most likely code of the group is applied, "
+                                          f"from {MIN_GROUP_POSITIVES} human examples; Platt on the out-of-fold margin; a code with {min_positives} examples "
+                                          "or more keeps its own model instead where that one's out-of-fold kappa is higher")
+    skipped.sort(key=lambda item: item.code_id)
+    return LearnedModels(feature_set, models, skipped, parameters, notes)
 
 
 def training_hash(texts: Sequence[str], labels: Mapping[str, np.ndarray], weak: Mapping[str, Sequence[str]] | None, parameters: Mapping[str, Any]) -> str:

@@ -142,6 +142,7 @@ def run_learned(
         "model": models.parameters,
         "codes": {code: model.summary() for code, model in sorted(models.models.items())},
         "skipped": skipped,
+        "notes": models.notes,
     }
     with store.transaction() as conn:  # the run, its applications and its finish: all or nothing
         store.store_codebook(book.hash, book.name, book.version, book.to_resolved_dict(), source)
@@ -158,13 +159,13 @@ def run_learned(
             "segments_scored": len(segments),
             "applications": len(rows),
             "code_counts": dict(sorted(counts.items())),
-            "messages": training.messages,
+            "messages": training.messages + models.notes,
             "timings": {"total_s": round(seconds, 4)},
         }
         store.finish_run(run_id, status="ok", manifest=manifest)
     return LearnedSummary(
         run_id=run_id, unit=unit, coders=training.coders, training_units=len(training.segment_pks), training_hash=train_hash,
-        codes_learned=sorted(models.models), skipped=skipped, messages=training.messages, segments_scored=len(segments),
+        codes_learned=sorted(models.models), skipped=skipped, messages=training.messages + models.notes, segments_scored=len(segments),
         applications=len(rows), code_counts=dict(sorted(counts.items())),
         thresholds={code: round(m.threshold, 4) for code, m in sorted(models.models.items())}, seconds=seconds,
         cv={code: m.summary()["cv"] for code, m in sorted(models.models.items())},
