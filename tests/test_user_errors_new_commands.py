@@ -168,3 +168,35 @@ def test_agree_a_known_code_neither_coder_used_is_still_a_warning(tiny) -> None:
     result = invoke(tiny.study, "agree", "run:1", "run:2", "--codes", "versioning")  # in the codebook, never coded
     assert result.exit_code == 0, result.output
     assert "neither coder used: versioning" in result.output
+
+
+# -- code --pass -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--coder", "alice"], ["--coder applies only to --pass learned", "add --pass learned"]),
+        (["--seed", "3", "--embedding", "minilm"], ["--seed, --embedding apply only to --pass learned"]),
+        (["--pass", "learned", "--workers", "2"], ["--workers applies only to --pass rules"]),
+    ],
+)
+def test_code_options_of_the_other_pass_are_a_usage_error_not_ignored(tiny, args, words) -> None:
+    before = dump(tiny.study)
+    result = invoke(tiny.study, "code", *args)
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    for word in words:
+        assert word in result.output
+    assert dump(tiny.study) == before
+
+
+# -- codings review-stats ----------------------------------------------------------------------------
+
+
+def test_review_stats_of_a_coder_who_reviewed_nothing_says_so(tiny) -> None:
+    before = dump(tiny.study)
+    result = invoke(tiny.study, "codings", "review-stats", "--coder", "alcie")
+    assert result.exit_code == 0, result.output  # a newcomer may look at the pending suggestions
+    assert "alcie has decided on none of run" in result.output and "qualkit codings list" in result.output
+    assert dump(tiny.study) == before

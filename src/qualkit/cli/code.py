@@ -47,6 +47,7 @@ def code(
         return
     from ..execution.rules_run import run_rules
 
+    _refuse_options_of_the_other_pass(ctx, pass_name)
     study = get_study(ctx)
     ref: str | Path | None = codebook_ref
     if codebook_ref is not None and Path(codebook_ref).exists():
@@ -74,6 +75,23 @@ def code(
     )
     if summary.segments_created:
         click.echo(f"created {summary.segments_created} segments")
+
+
+_ONLY_FOR = {"rules": ("backend", "workers", "scheduler"), "learned": ("coder", "seed", "embedding")}
+
+
+def _refuse_options_of_the_other_pass(ctx: click.Context, pass_name: str) -> None:
+    """A usage error (exit 2) for an option the chosen pass would silently ignore, e.g. --coder with the rules."""
+    from click.core import ParameterSource
+
+    other = "learned" if pass_name == "rules" else "rules"
+    given = [name for name in _ONLY_FOR[other] if ctx.get_parameter_source(name) not in (None, ParameterSource.DEFAULT)]
+    if given:
+        options = ", ".join(f"--{name}" for name in given)
+        raise click.UsageError(
+            f"{options} {'applies' if len(given) == 1 else 'apply'} only to --pass {other}; --pass {pass_name} would "
+            f"ignore {'it' if len(given) == 1 else 'them'}: add --pass {other}, or leave {options} out", ctx=ctx,
+        )
 
 
 def _learned(study, ref, unit, include_interviewer, coder, seed, embedding, as_json) -> None:  # type: ignore[no-untyped-def]

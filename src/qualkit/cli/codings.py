@@ -113,3 +113,6 @@ def review_stats_(ctx, coder, run_id, as_json) -> None:
         if row.replaced_by:
             click.echo(" " * 4 + "replaced by " + ", ".join(f"{code} ({n})" for code, n in sorted(row.replaced_by.items())))
     click.echo("precision = (accepted + adjusted) / reviewed; an adjusted span keeps the suggested code.")
+    if stats.total.reviewed == 0:  # a newcomer, or a typo in --coder: say so rather than show a silent table of zeros
+        click.secho(f"note: {stats.coder} has decided on none of run {stats.run_id}'s suggestions yet: review them in "
+                    "`qualkit serve`, or check --coder against `qualkit codings list`", fg="yellow", err=True)
