@@ -200,3 +200,35 @@ def test_review_stats_of_a_coder_who_reviewed_nothing_says_so(tiny) -> None:
     assert result.exit_code == 0, result.output  # a newcomer may look at the pending suggestions
     assert "alcie has decided on none of run" in result.output and "qualkit codings list" in result.output
     assert dump(tiny.study) == before
+
+
+# -- code --pass learned / validity ------------------------------------------------------------------
+
+
+def test_learned_pass_on_two_single_coded_units_explains_instead_of_crashing(tiny, tmp_path: Path) -> None:
+    """bob coded two units, one code each: an exclusive group whose classes have one member each."""
+    codings = tmp_path / "bob.csv"
+    codings.write_text("transcript,turn,code\nP1,2,velocity\nP2,2,validation\n", encoding="utf-8")
+    assert invoke(tiny.study, "codings", "import", str(codings), "--coder", "bob").exit_code == 0
+    before = dump(tiny.study)
+    result = invoke(tiny.study, "code", "--pass", "learned", "--coder", "bob")
+    assert_user_error(result, "no code has enough human examples", "velocity: 1 human example, needs 3")
+    assert dump(tiny.study) == before
+    validity = invoke(tiny.study, "validity", "--coder", "bob", "--passes", "learned", "--bootstrap", "5")
+    assert validity.exit_code == 0, validity.output
+    assert "do not use" in validity.output
+
+
+# -- qualkit.toml [[transcripts.files]] ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("key", "value", "what"), [("participants", "nosuch.csv", "no such file"), ("deny_list", "transcripts", "a folder, not a file")])
+def test_a_files_entry_naming_a_missing_file_names_the_entry(study: Study, key, value, what) -> None:
+    (study.root / "transcripts" / "P1.txt").write_text(
+        "Interviewer: How do you deploy models?\nP1: We ship a container every Tuesday.\n", encoding="utf-8")
+    config = study.root / "qualkit.toml"
+    config.write_text(config.read_text(encoding="utf-8") + f'\n[[transcripts.files]]\nglob = "transcripts/*.txt"\n{key} = "{value}"\n',
+                      encoding="utf-8")
+    result = invoke(study, "transcripts", "import", str(study.root / "transcripts" / "P1.txt"))
+    assert_user_error(result, "qualkit.toml", "[[transcripts.files]] entry 1", f"-> {key}", what, f"remove {key} from the entry")
+    assert study.store.conn.execute("SELECT COUNT(*) FROM transcripts").fetchone()[0] == 0

@@ -126,6 +126,21 @@ def rule_matches(study: "Study", universe: Sequence[Path], *, strict: bool) -> l
     return matched
 
 
+def _rule_file(study: "Study", number: int, glob: str, key: str, value: str | None) -> str | None:
+    """The path a ``[[transcripts.files]]`` entry's ``key`` names, refused (naming the entry) when it is no file."""
+    if not value:
+        return None
+    path = study.path(value)
+    if not path.is_file():
+        place = f"[[transcripts.files]] entry {number} (glob {glob!r}) -> {key}"
+        raise ConfigError(
+            f"qualkit.toml {place}: {value!r} is not a file",
+            problems=[Problem("no such file" if not path.exists() else "a folder, not a file", "qualkit.toml", place,
+                              f"write the path relative to the study folder {study.root}, or remove {key} from the entry")],
+        )
+    return str(path)
+
+
 def resolve_file_options(
     study: "Study | None", path: Path, matched: list[set[str]] | None = None, command: CommandOptions | None = None,
 ) -> ImportGroup:
@@ -156,8 +171,8 @@ def resolve_file_options(
                 _add(overrides, name, getattr(rule, name) or None)
             allow = rule.allow_findings if rule.allow_findings is not None else allow
             reason = rule.reason if rule.reason is not None else reason
-            participants = str(study.path(rule.participants)) if rule.participants else participants
-            deny_list = str(study.path(rule.deny_list)) if rule.deny_list else deny_list
+            participants = _rule_file(study, number, rule.glob, "participants", rule.participants) or participants
+            deny_list = _rule_file(study, number, rule.glob, "deny_list", rule.deny_list) or deny_list
             ner = rule.ner if rule.ner is not None else ner
     for key, value in command.overrides.items():
         _add(overrides, key, value)

@@ -92,7 +92,7 @@ def _multinomial(X: sparse.csr_matrix, y: np.ndarray, w: np.ndarray, n_classes: 
     present = np.unique(y)
     counts = np.bincount(y, weights=w, minlength=n_classes)
     balanced = {int(c): float(w.sum() / (len(present) * counts[c])) for c in present}
-    model = LogisticRegression(C=C, class_weight=balanced, solver="lbfgs", max_iter=1000, tol=1e-4, random_state=seed)
+    model = LogisticRegression(C=C, class_weight=balanced, solver="lbfgs", max_iter=300, tol=1e-3, random_state=seed)
     coef = np.zeros((n_classes, X.shape[1]))
     intercept = np.full(n_classes, -30.0)
     if len(present) == 1:
@@ -153,6 +153,14 @@ def fit_group(
         return sparse.vstack(parts, format="csr"), np.concatenate(y_parts), np.concatenate(w_parts)
 
     largest = int(np.bincount(primary, minlength=n_classes).max())  # stratified folds need one class this large
+    if largest < 2:  # every class a single unit: nothing to cross-validate (StratifiedKFold would raise)
+        left_out = []
+        for index, code in enumerate(codes):
+            n_pos, n_neg = int(member[:, index].sum()), int(np.sum(np.asarray(labels[code]) == 0))
+            left_out.append(Skipped(code, f"{code}: {n_pos} human example{'s' if n_pos != 1 else ''}, needs {min_group_positives} "
+                                    "(in its group of mutually exclusive codes)", n_pos, n_neg))
+        return [], left_out, [], {"codes": list(codes), "none_class": NONE_CLASS in classes, "units": int(len(rows)),
+                                  "folds": 0, "shared_units": 0, "min_positives": min_group_positives}
     k = max(2, min(folds if len(rows) <= LARGE_TRAINING_SET else min(folds, 3), len(rows) // 2, largest))
     log_p = np.zeros((len(rows), n_classes))
     with warnings.catch_warnings():
