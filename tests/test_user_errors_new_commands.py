@@ -232,3 +232,17 @@ def test_a_files_entry_naming_a_missing_file_names_the_entry(study: Study, key, 
     result = invoke(study, "transcripts", "import", str(study.root / "transcripts" / "P1.txt"))
     assert_user_error(result, "qualkit.toml", "[[transcripts.files]] entry 1", f"-> {key}", what, f"remove {key} from the entry")
     assert study.store.conn.execute("SELECT COUNT(*) FROM transcripts").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize("coder", ["run:3", "a b", "<script>"])
+def test_memos_add_refuses_an_author_serve_would_refuse(tiny, coder) -> None:
+    before = dump(tiny.study)
+    assert_user_error(invoke(tiny.study, "memos", "add", "A thought.", "--coder", coder), f"{coder!r} is not a usable coder name",
+                      "--coder alice")
+    assert dump(tiny.study) == before
+
+
+def test_memos_add_takes_a_human_prefixed_author_as_the_name(tiny) -> None:
+    result = invoke(tiny.study, "memos", "add", "A thought.", "--coder", "human:alice")
+    assert result.exit_code == 0, result.output
+    assert "by alice." in result.output

@@ -160,6 +160,9 @@ def add_memo(
     coder = (coder or "").strip()
     if not coder:
         raise InputError("a memo needs its author", hint="give the coder's name, e.g. --coder alice")
+    from .edits import check_coder  # the names `qualkit serve` accepts, so memos and codings share their authors
+
+    coder = check_coder(coder[len("human:"):] if coder.startswith("human:") else coder)
     text, title = _check_text(text, title)
     target = _target(study, code=code, transcript=transcript, turn_idx=turn_idx, coding=coding)
     store = _store(study)
