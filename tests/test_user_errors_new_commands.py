@@ -246,3 +246,19 @@ def test_memos_add_takes_a_human_prefixed_author_as_the_name(tiny) -> None:
     result = invoke(tiny.study, "memos", "add", "A thought.", "--coder", "human:alice")
     assert result.exit_code == 0, result.output
     assert "by alice." in result.output
+
+
+# -- search kwic -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("term", "hint"), [("velo*ity", "'velo*'"), ("*ity", "no suffix search")])
+def test_kwic_with_a_star_inside_a_word_says_where_star_may_stand(tiny, term, hint) -> None:
+    before = dump(tiny.study)
+    assert_user_error(invoke(tiny.study, "search", "kwic", term), f"cannot search for '{term}'", "end of a word", hint)
+    assert dump(tiny.study) == before
+
+
+def test_kwic_prefix_still_works(tiny) -> None:
+    result = invoke(tiny.study, "search", "kwic", "iter*", "--json")
+    assert result.exit_code == 0, result.output
+    assert '"total": 0' not in result.output

@@ -232,6 +232,10 @@ def query_pattern(term: str) -> list[str]:
 
     pattern: list[str] = []
     for word in term.split():
+        if "*" in word.rstrip("*"):  # lemmatised, "velo*ity" would silently find nothing
+            raise InputError(f"cannot search for {word!r}: * stands only at the end of a word (a prefix)",
+                             hint=f"write a prefix such as {word.split('*')[0] + '*'!r}, or the whole word" if not word.startswith("*")
+                             else "there is no suffix search: write the whole word")
         if word.endswith("*") and len(word.rstrip("*")) >= 1:
             pattern.append(word.rstrip("*").casefold() + "*")
             continue
