@@ -3,6 +3,7 @@ naming the place and the fix, exit 1, no traceback, and the store exactly as it 
 
 from __future__ import annotations
 
+import os
 import socket
 import sqlite3
 from pathlib import Path
@@ -262,3 +263,38 @@ def test_kwic_prefix_still_works(tiny) -> None:
     result = invoke(tiny.study, "search", "kwic", "iter*", "--json")
     assert result.exit_code == 0, result.output
     assert '"total": 0' not in result.output
+
+
+# -- a read-only study -----------------------------------------------------------------------------
+
+
+def test_a_read_only_store_is_not_called_damaged(tiny, monkeypatch) -> None:
+    """SQLite's "readonly database" (a read-only study folder) gets the permission fix, not "restore a backup"."""
+    import qualkit.store
+
+    root = tiny.study.root
+    tiny.study.close()
+
+    def readonly(self) -> None:  # type: ignore[no-untyped-def]
+        raise sqlite3.OperationalError("attempt to write a readonly database")
+
+    monkeypatch.setattr(qualkit.store.Store, "migrate", readonly)
+    result = invoke(root, "memos", "list")
+    assert_user_error(result, "cannot be written", "read-only", "chmod -R u+w", "nothing was changed")
+    assert "damaged" not in result.output and "move it away" not in result.output
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root writes into read-only folders")
+def test_a_read_only_study_folder_is_reported_as_such(tiny) -> None:
+    root = tiny.study.root
+    tiny.study.close()
+    folders = [root, root / ".qualkit"]
+    files = list((root / ".qualkit").iterdir())
+    for path in files + folders:
+        path.chmod(path.stat().st_mode & ~0o222)
+    try:
+        result = invoke(root, "memos", "add", "A thought.", "--coder", "alice")
+        assert_user_error(result, "read-only")
+    finally:
+        for path in folders + files:
+            path.chmod(path.stat().st_mode | 0o200)

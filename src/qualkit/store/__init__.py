@@ -114,6 +114,13 @@ class Store:
                 hint="wait for the other qualkit command (or sqlite3 session) to finish, then run this command again; "
                 "nothing was changed",
             )
+        if "readonly" in text or "read-only" in text:  # a read-only study folder: not damage, do not advise moving it
+            return StoreError(
+                f"the project store {self.path} cannot be written: the file or its folder {self.path.parent} is read-only "
+                f"({doing}: {text})",
+                hint=f"give yourself write permission on {self.path.parent} and the files in it (e.g. chmod -R u+w "
+                f"{self.path.parent}), or work on a copy of the study; nothing was changed",
+            )
         return StoreError(
             f"the project store {self.path} cannot be read: {text}",
             hint="the file is damaged or is not a qualkit store: restore it from a backup, or move it away "
