@@ -298,3 +298,9 @@ def test_a_read_only_study_folder_is_reported_as_such(tiny) -> None:
     finally:
         for path in folders + files:
             path.chmod(path.stat().st_mode | 0o200)
+
+
+def test_agree_negative_max_disagreements_is_a_usage_error(tiny) -> None:
+    result = invoke(tiny.study, "agree", "run:1", "run:2", "--max-disagreements", "-1")
+    assert result.exit_code == 2, result.output
+    assert "--max-disagreements" in result.output and "x>=0" in result.output

@@ -33,7 +33,7 @@ def _fmt(value: float | int | None) -> str:
               help="Units compared: auto (the human coder's units when one coder is human, else either), "
               "coded-by-a, coded-by-b, either (coded by either plus a sample of uncoded), all.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the uncoded-unit sample.")
-@click.option("--max-disagreements", type=int, default=20, show_default=True, help="Disagreements to show (0: none).")
+@click.option("--max-disagreements", type=click.IntRange(min=0), default=20, show_default=True, help="Disagreements to show (0: none).")
 @json_option
 @click.pass_context
 @handle_errors
