@@ -304,3 +304,24 @@ def test_agree_negative_max_disagreements_is_a_usage_error(tiny) -> None:
     result = invoke(tiny.study, "agree", "run:1", "run:2", "--max-disagreements", "-1")
     assert result.exit_code == 2, result.output
     assert "--max-disagreements" in result.output and "x>=0" in result.output
+
+
+# -- qualkit.toml [learned] -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("addition", "words"),
+    [
+        ("\n[[learned]]\nenabled = true\n", ["[[learned]] (double brackets) is a list of tables", "write [learned] with single brackets"]),
+        ("\n[learned]\nenabeld = true\n", ["unknown key 'learned.enabeld'", "did you mean 'enabled'"]),
+        ("\n[learned]\nseed = \"abc\"\n", ["learned.seed", "seed = 0"]),
+    ],
+)
+def test_learned_section_mistakes_name_the_key_and_the_fix(study: Study, addition, words) -> None:
+    (study.root / "qualkit.toml").write_text('[study]\nname = "t"\n' + addition, encoding="utf-8")  # no [learned] of init's
+    assert_user_error(invoke(study, "codings", "list"), "qualkit.toml", *words)
+
+
+def test_a_section_written_as_a_single_value_says_to_write_a_table(study: Study) -> None:
+    (study.root / "qualkit.toml").write_text('learned = true\n[study]\nname = "t"\n', encoding="utf-8")
+    assert_user_error(invoke(study, "codings", "list"), "learned is a table of settings", "write a [learned] header")

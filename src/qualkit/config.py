@@ -229,6 +229,14 @@ def parse_config(data: dict[str, Any], file: str = CONFIG_NAME, *, text: str | N
             if item["type"] == "extra_forbidden":
                 fix = _did_you_mean(item["loc"], data)
                 problems.append(Problem(f"unknown key '{location}'", file, where, fix))
+            elif item["type"] == "model_type" and len(item["loc"]) == 1 and isinstance(item.get("input"), list):
+                section = item["loc"][0]  # [[learned]]: double brackets make a list of tables
+                problems.append(Problem(f"[[{section}]] (double brackets) is a list of tables, but {section} is one table",
+                                        file, where, f"write [{section}] with single brackets"))
+            elif item["type"] == "model_type" and len(item["loc"]) == 1:
+                section = item["loc"][0]  # learned = true at the top of the file
+                problems.append(Problem(f"{section} is a table of settings, not a single value", file, where,
+                                        f"write a [{section}] header with its keys below it"))
             else:
                 message = str(item["msg"]).removeprefix("Value error, ")
                 problems.append(Problem(message, file, where, _example_fix(item["loc"])))
