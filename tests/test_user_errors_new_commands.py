@@ -325,3 +325,9 @@ def test_learned_section_mistakes_name_the_key_and_the_fix(study: Study, additio
 def test_a_section_written_as_a_single_value_says_to_write_a_table(study: Study) -> None:
     (study.root / "qualkit.toml").write_text('learned = true\n[study]\nname = "t"\n', encoding="utf-8")
     assert_user_error(invoke(study, "codings", "list"), "learned is a table of settings", "write a [learned] header")
+
+
+def test_validity_of_the_rules_alone_does_not_claim_a_zero_fold_cross_validation(tiny) -> None:
+    result = invoke(tiny.study, "validity", "--coder", "alice", "--passes", "rules", "--bootstrap", "5")
+    assert result.exit_code == 0, result.output
+    assert "0-fold" not in result.output and "kappa intervals: 5 bootstrap resamples" in result.output

@@ -204,7 +204,8 @@ def measure_validity(
             })
     who = ", ".join(training.coders)
     note = (f"computed only on the {len(training.texts)} {unit} units that {who} coded (or decided on); "
-            f"learned: {used_folds}-fold cross-validation, seed {seed}; kappa intervals: {bootstrap} bootstrap resamples")
+            + (f"learned: {used_folds}-fold cross-validation, seed {seed}; " if used_folds else "")
+            + f"kappa intervals: {bootstrap} bootstrap resamples")
     return ValidityResult(training.coders, unit, len(training.texts), used_folds, seed, bootstrap, rows, note, list(training.messages))
 
 
