@@ -331,3 +331,13 @@ def test_validity_of_the_rules_alone_does_not_claim_a_zero_fold_cross_validation
     result = invoke(tiny.study, "validity", "--coder", "alice", "--passes", "rules", "--bootstrap", "5")
     assert result.exit_code == 0, result.output
     assert "0-fold" not in result.output and "kappa intervals: 5 bootstrap resamples" in result.output
+
+
+def test_validity_against_a_coder_with_nothing_measurable_is_an_error_not_a_table_of_zeros(tiny, tmp_path: Path) -> None:
+    codings = tmp_path / "dave.csv"
+    codings.write_text("transcript,turn,code\nP1,2,foo-bar\nP2,2,foo-bar\n", encoding="utf-8")
+    assert invoke(tiny.study, "codings", "import", str(codings), "--coder", "dave", "--add-unknown").exit_code == 0
+    before = dump(tiny.study)
+    result = invoke(tiny.study, "validity", "--coder", "dave", "--bootstrap", "5")
+    assert_user_error(result, "nothing to measure", "dave", "foo-bar: 2 human coding(s) of a code the codebook does not have")
+    assert dump(tiny.study) == before

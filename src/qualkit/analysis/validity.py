@@ -168,6 +168,12 @@ def measure_validity(
     unit = normalize_unit(unit if unit is not None else study.config.coding.unit)
     ensure_segments(study.store, unit)
     training = load_training(study.store, book, unit=unit, coder=coder)
+    if not training.texts:  # a table of zero-unit rows would look like a measurement
+        raise InputError(
+            f"nothing to measure: none of the human codings of {', '.join(training.coders)} falls on a {unit!r} unit "
+            "of a current transcript with a code of the codebook",
+            hint="; ".join(training.messages) or "import codings for the current transcripts",
+        )
     labels_codes = sorted(training.labels)
     need_rules = "rules" in passes or "union" in passes
     need_learned = "learned" in passes or "union" in passes
