@@ -213,7 +213,7 @@ def test_learned_pass_on_two_single_coded_units_explains_instead_of_crashing(tin
     assert invoke(tiny.study, "codings", "import", str(codings), "--coder", "bob").exit_code == 0
     before = dump(tiny.study)
     result = invoke(tiny.study, "code", "--pass", "learned", "--coder", "bob")
-    assert_user_error(result, "no code has enough human examples", "velocity: 1 human example, needs 3")
+    assert_user_error(result, "no code has enough human examples", "velocity:", "validation:")  # each code says why
     assert dump(tiny.study) == before
     validity = invoke(tiny.study, "validity", "--coder", "bob", "--passes", "learned", "--bootstrap", "5")
     assert validity.exit_code == 0, validity.output
@@ -341,3 +341,42 @@ def test_validity_against_a_coder_with_nothing_measurable_is_an_error_not_a_tabl
     result = invoke(tiny.study, "validity", "--coder", "dave", "--bootstrap", "5")
     assert_user_error(result, "nothing to measure", "dave", "foo-bar: 2 human coding(s) of a code the codebook does not have")
     assert dump(tiny.study) == before
+
+
+# -- search codes -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "words"),
+    [
+        ("Alert fatigue AND velocity", ["the label 'Alert fatigue' has spaces", 'put it in quotes: "Alert fatigue"']),
+        ('"Alert fatigue', ["the quote before 'Alert' is not closed", "close the quote"]),
+        ("velocity AND", ["it ends too early"]),
+        ("(velocity OR validation", ["a parenthesis is not closed"]),
+    ],
+)
+def test_search_codes_malformed_queries_say_what_is_wrong(tiny, query, words) -> None:
+    before = dump(tiny.study)
+    assert_user_error(invoke(tiny.study, "search", "codes", query), *words)
+    assert dump(tiny.study) == before
+
+
+def test_search_codes_quoted_label_still_works(tiny) -> None:
+    result = invoke(tiny.study, "search", "codes", '"Alert fatigue" OR velocity', "--json")
+    assert result.exit_code == 0, result.output
+
+
+def test_an_exclusive_group_of_one_unit_per_class_is_skipped_not_a_sklearn_error() -> None:
+    """fit_group on two units, each with its own code: no class can be split into folds."""
+    import numpy as np
+    from scipy import sparse
+
+    from qualkit.coding.learned.group import fit_group
+
+    labels = {"a": np.array([1, 0]), "b": np.array([0, 1])}
+    members, skipped, notes, description = fit_group(
+        ["a", "b"], np.arange(2), sparse.csr_matrix(np.eye(2)), labels, {}, seed=0, folds=5, C=10.0, weak_weight=0.5,
+        min_positives=8, min_cv_kappa=0.0)
+    assert members == [] and notes == [] and description["folds"] == 0
+    assert [item.reason for item in skipped] == ["a: 1 human example, needs 3 (in its group of mutually exclusive codes)",
+                                                 "b: 1 human example, needs 3 (in its group of mutually exclusive codes)"]

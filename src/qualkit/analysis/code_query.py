@@ -12,7 +12,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping, Sequence
 
-from ..errors import InputError
+from ..errors import InputError, NotFoundError
 from .code_names import resolve_code, study_code_tree
 from .codetree import CodeTree
 from .search import ParticipantCount, ParticipantTally, current_turns, select_participants, speaker_roles
@@ -61,6 +61,9 @@ def _lex(query: str) -> list[tuple[str, str]]:
             tokens.append(("code", match.group(3) if match.group(3) is not None else match.group(4)))
         else:
             word = match.group(5)
+            if word[0] in "\"'":  # the quoted form did not match: its closing quote is missing
+                raise InputError(f"cannot read the code query {query!r}: the quote before {word[1:]!r} is not closed",
+                                 hint=f'close the quote: {word[0]}{word[1:]} ...{word[0]}, e.g. "Pain points"')
             tokens.append((word.upper(), word) if word.upper() in ("AND", "OR", "NOT") else ("code", word))
     return tokens
 
@@ -122,8 +125,31 @@ class _Parser:
             self.take()
             return node
         if kind == "code":
-            return _Code(resolve_code(self.tree, self.take()[1]))
+            name = self.take()[1]
+            try:
+                return _Code(resolve_code(self.tree, name))
+            except NotFoundError:
+                self._unquoted_label(name)
+                raise
         raise self.error(f"unexpected {self.tokens[self.pos][1]!r}")
+
+    def _unquoted_label(self, name: str) -> None:
+        """Raise a clear error when ``name`` and the words after it form a label written without quotes."""
+        words = [name]
+        for kind, word in self.tokens[self.pos:]:
+            if kind != "code":
+                break
+            words.append(word)
+            label = " ".join(words)
+            try:
+                resolve_code(self.tree, label)
+            except NotFoundError:
+                continue
+            raise InputError(f"cannot read the code query {self.query!r}: the label {label!r} has spaces",
+                             hint=f'put it in quotes: "{label}" (or use its code id)')
+        if len(words) > 1:
+            raise InputError(f"cannot read the code query {self.query!r}: unknown code {name!r} before {words[1]!r}",
+                             hint='join codes with AND, OR or NOT; put a label with spaces in quotes, e.g. "Pain points"')
 
 
 def parse_code_query(query: str, tree: CodeTree) -> Any:
