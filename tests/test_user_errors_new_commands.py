@@ -380,3 +380,9 @@ def test_an_exclusive_group_of_one_unit_per_class_is_skipped_not_a_sklearn_error
     assert members == [] and notes == [] and description["folds"] == 0
     assert [item.reason for item in skipped] == ["a: 1 human example, needs 3 (in its group of mutually exclusive codes)",
                                                  "b: 1 human example, needs 3 (in its group of mutually exclusive codes)"]
+
+
+def test_kwic_in_a_study_without_transcripts_says_so_instead_of_zero_hits(study: Study) -> None:
+    before = dump(study)
+    assert_user_error(invoke(study, "search", "kwic", "model"), "the study has no transcripts to search", "qualkit transcripts import")
+    assert dump(study) == before

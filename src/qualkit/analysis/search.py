@@ -18,7 +18,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
-from ..errors import InputError
+from ..errors import InputError, NotFoundError
 from ..store import participant_sort_key
 from ..transcripts_schema.stored import stored_participants
 from .lemma_index import TurnTokens, forget_lemma_indexes, prune_lemma_cache, transcript_tokens
@@ -290,6 +290,8 @@ def kwic(
     ``limit`` caps the hits returned (counts always cover every hit).
     """
     pattern = query_pattern(term)
+    if not study.store.query("SELECT 1 FROM transcripts WHERE is_current = 1 LIMIT 1"):  # "0 hits" would mislead
+        raise NotFoundError("the study has no transcripts to search", hint="import some with `qualkit transcripts import`")
     chosen = select_participants(study, where)
     first = pattern[0]
     hits: list[KwicHit] = []
