@@ -121,7 +121,9 @@ def _labels(sets: list[set[str]]) -> dict[str, np.ndarray]:
 
 
 def learned_pass(train_texts, train_labels, test_texts, seed, exclusive=True):
-    models = fit_learned(train_texts, {c: v.astype(np.int8) for c, v in train_labels.items()}, seed=seed, exclusive=exclusive)
+    # Every unit of these corpora is coded (as run_learned detects for a fully coded study).
+    models = fit_learned(train_texts, {c: v.astype(np.int8) for c, v in train_labels.items()}, seed=seed, exclusive=exclusive,
+                         every_unit_coded=True)
     decisions = models.decide(models.predict(test_texts)) if models.models else {}
     return {c: decisions.get(c, np.zeros(len(test_texts), dtype=bool)) for c in train_labels}
 
@@ -165,7 +167,7 @@ def learned_minilm_pass(train_texts, train_labels, test_texts, seed):
     from qualkit.coding.learned.features import FeatureSet, TfidfFeatures
 
     models = fit_learned(train_texts, {c: v.astype(np.int8) for c, v in train_labels.items()}, seed=seed,
-                         features=lambda: FeatureSet([TfidfFeatures(), _MemoEmbeddings()]))
+                         features=lambda: FeatureSet([TfidfFeatures(), _MemoEmbeddings()]), every_unit_coded=True)
     decisions = models.decide(models.predict(test_texts)) if models.models else {}
     return {c: decisions.get(c, np.zeros(len(test_texts), dtype=bool)) for c in train_labels}
 

@@ -34,19 +34,24 @@ from .calibration import LARGE_TRAINING_SET, Skipped, _best_threshold, _platt, _
 MAX_INCOMPLETE_SHARE = 0.10
 MAX_SHARED_SHARE = 0.02
 MIN_GROUP_POSITIVES = 3
+#: Units decided to carry none of a group's codes that a group needs (its "none" class).
+MIN_NONE_UNITS = 5
 """A code of an exclusive group is applied from this many human examples (a class the model has seen in three folds)."""
 GROUP_C = 10.0
 """Weak regularization: the multinomial model shares its evidence across classes and overfits less than per-code models."""
 NONE_CLASS = "(none)"
 
 
-def exclusive_group(labels: Mapping[str, np.ndarray]) -> tuple[list[str], np.ndarray] | None:
+def exclusive_group(labels: Mapping[str, np.ndarray], *, require_none: bool = True) -> tuple[list[str], np.ndarray] | None:
     """The codes that are (nearly) mutually exclusive in ``labels`` and the rows to fit them on, or ``None``.
 
     ``labels[code]``: 1 / 0 / -1 per unit (see :func:`~.model.fit_learned`). A group needs at least
     two codes with positives; at most :data:`MAX_SHARED_SHARE` of the units decided about all of
     them may carry two or more (a slip, or a rare double coding), and at most
-    :data:`MAX_INCOMPLETE_SHARE` of the units decided about any of them may leave some undecided.
+    :data:`MAX_INCOMPLETE_SHARE` of the units decided about any of them may leave some undecided; and,
+    with ``require_none`` (the default), at least :data:`MIN_NONE_UNITS` units must carry none of them:
+    without them the group's model would give one of its codes to every unit it sees, which is right
+    only where every unit is coded (a fully coded survey), not for a study's uncoded segments.
     """
     codes = sorted(code for code, vector in labels.items() if np.any(np.asarray(vector) == 1))
     if len(codes) < 2:
@@ -57,6 +62,10 @@ def exclusive_group(labels: Mapping[str, np.ndarray]) -> tuple[list[str], np.nda
     if not complete.any() or (decided_any.sum() - complete.sum()) > MAX_INCOMPLETE_SHARE * decided_any.sum():
         return None
     if ((matrix[:, complete] == 1).sum(axis=0) > 1).sum() > MAX_SHARED_SHARE * complete.sum():
+        return None
+    if require_none and int(((matrix[:, complete] == 1).sum(axis=0) == 0).sum()) < MIN_NONE_UNITS:
+        # Without units decided to carry none of the codes, the group's model would give one of them
+        # to every segment of the study: leave such codes to their own yes/no models.
         return None
     return codes, np.flatnonzero(complete)
 
@@ -253,4 +262,4 @@ class GroupCodeModel:
                 "cv": {key: _round(value) for key, value in self.cv.items()}}
 
 
-__all__ = ["GROUP_C", "MIN_GROUP_POSITIVES", "GroupCodeModel", "GroupModel", "MAX_INCOMPLETE_SHARE", "exclusive_group", "fit_group"]
+__all__ = ["GROUP_C", "MIN_GROUP_POSITIVES", "MIN_NONE_UNITS", "GroupCodeModel", "GroupModel", "MAX_INCOMPLETE_SHARE", "exclusive_group", "fit_group"]

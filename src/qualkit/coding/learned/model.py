@@ -172,6 +172,7 @@ def fit_learned(
     min_positives: int = MIN_POSITIVES,
     features: FeatureSet | Callable[[], FeatureSet] | None = None,
     exclusive: bool = True,
+    every_unit_coded: bool = False,
 ) -> LearnedModels:
     """Fit one model per code.
 
@@ -179,7 +180,9 @@ def fit_learned(
     (no decision: not a training row for that code). ``weak[code]`` are weak positive texts
     (the codebook's examples). Codes are fitted in sorted order; everything is seeded. With
     ``exclusive`` (default), codes that no unit shares are learned together by one multinomial
-    model (:mod:`.group`); the others, or all with ``exclusive=False``, one model per code.
+    model (:mod:`.group`); the others, or all with ``exclusive=False``, one model per code. Such a
+    group needs units decided to carry none of its codes, unless ``every_unit_coded`` says the
+    texts to be coded are all coded too (a fully coded corpus), where "none" is not an answer.
     """
     weak = dict(weak or {})
     feature_set = features() if callable(features) else (features or build_features())
@@ -190,7 +193,7 @@ def fit_learned(
     skipped: list[Skipped] = []
     groups: list[dict[str, Any]] = []
     notes: list[str] = []
-    found = exclusive_group(labels) if exclusive else None
+    found = exclusive_group(labels, require_none=not every_unit_coded) if exclusive else None
     group_models: dict[str, Any] = {}
     group_skipped: dict[str, Skipped] = {}
     chosen: dict[str, str] = {}
@@ -234,7 +237,8 @@ def fit_learned(
     parameters = {"seed": seed, "folds": folds, "C": C, "weak_weight": weak_weight, "min_positives": min_positives,
                   "min_negatives": MIN_NEGATIVES, "min_cv_kappa": MIN_CV_KAPPA, "classifier": "logistic regression (liblinear, class-balanced)",
                   "calibration": "Platt on out-of-fold decisions", "threshold": "best out-of-fold kappa",
-                  "features": feature_set.describe(), "exclusive": exclusive}
+                  "features": feature_set.describe(), "exclusive": exclusive,
+                  "every_unit_coded": every_unit_coded}
     if groups:
         groups[0]["model_per_code"] = dict(sorted(chosen.items()))
         parameters["exclusive_groups"] = groups

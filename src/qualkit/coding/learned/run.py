@@ -62,6 +62,10 @@ def _codebook(study: Any, codebook: Any) -> Any:
     return load_codebook(codebook if codebook is not None else study.config.codebook.path, base_dir=study.root)
 
 
+#: Share of the study's segments a coder must have decided about for the study to count as fully coded.
+FULLY_CODED_SHARE = 0.95
+
+
 def run_learned(
     study: Any,
     *,
@@ -94,16 +98,6 @@ def run_learned(
             f"none of the human codings of {', '.join(training.coders)} falls on a {unit!r} segment of a current transcript",
             hint="; ".join(training.messages) or "import codings for the current transcripts",
         )
-    features = build_features(codebook=book, rules=rule_features, embedding=embedding, store=store)
-    models = fit_learned(training.texts, training.labels, weak=training.weak, seed=seed, features=features)
-    skipped = {item.code_id: item.reason for item in models.skipped}
-    if not models.models:
-        lines = [skipped[code] for code in sorted(skipped)] + training.messages
-        raise NothingToLearnError(
-            "no code has enough human examples to learn from: nothing was stored",
-            hint="\n".join(lines) or "code more units",
-        )
-    train_hash = training_hash(training.texts, training.labels, training.weak, models.parameters)
     roles = ("participant", "interviewer") if include else ("participant",)
     marks = ",".join("?" for _ in roles)
     segments = store.query(
@@ -112,6 +106,21 @@ def run_learned(
             WHERE t.is_current = 1 AND s.unit = ? AND u.role IN ({marks}) ORDER BY s.transcript_pk, s.ordinal""",
         (unit, *roles),
     )
+    # A fully coded study (the coder decided about nearly every segment, as in a coded survey) may
+    # learn single-label codes as one group with no "none" class; otherwise "none" must be seen.
+    decided = set(training.segment_pks) & {row["pk"] for row in segments}
+    every_unit_coded = bool(segments) and len(decided) >= FULLY_CODED_SHARE * len(segments)
+    features = build_features(codebook=book, rules=rule_features, embedding=embedding, store=store)
+    models = fit_learned(training.texts, training.labels, weak=training.weak, seed=seed, features=features,
+                         every_unit_coded=every_unit_coded)
+    skipped = {item.code_id: item.reason for item in models.skipped}
+    if not models.models:
+        lines = [skipped[code] for code in sorted(skipped)] + training.messages
+        raise NothingToLearnError(
+            "no code has enough human examples to learn from: nothing was stored",
+            hint="\n".join(lines) or "code more units",
+        )
+    train_hash = training_hash(training.texts, training.labels, training.weak, models.parameters)
     texts = [row["text"] for row in segments]
     X = models.transform(texts)
     names = models.features.feature_names()
