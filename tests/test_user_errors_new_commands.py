@@ -386,3 +386,11 @@ def test_kwic_in_a_study_without_transcripts_says_so_instead_of_zero_hits(study:
     before = dump(study)
     assert_user_error(invoke(study, "search", "kwic", "model"), "the study has no transcripts to search", "qualkit transcripts import")
     assert dump(study) == before
+
+
+def test_codebook_test_whose_examples_all_lack_rules_fails_instead_of_passing(tmp_path: Path) -> None:
+    path = tmp_path / "no-rules.yaml"
+    path.write_text('name: no-rules\nversion: "1"\ncodes:\n  - id: speed\n    label: Speed\n    definition: Going fast.\n'
+                    "    examples: [We move fast.]\n", encoding="utf-8")
+    result = invoke(None, "codebook", "test", str(path))
+    assert_user_error(result, "no-rules.yaml", "none of its 1 example sentence(s) could be tested", "(speed)", "add `rules:`")

@@ -119,6 +119,14 @@ def test_command(ctx: click.Context, file: str | None, as_json: bool) -> None:
             hint="add `examples:` (sentences a code must match) and `counterexamples:` (near misses it must not) "
             "under its codes; see docs/codebook-format.md",
         )
+    untested = sum(report.untested.values())
+    if untested and untested == report.examples + report.counterexamples:  # every sentence untested: not "ok"
+        where = display_path(book.source_path) if getattr(book, "source_path", None) else repr(report.codebook_name)
+        raise CodebookError(
+            f"codebook {where}: none of its {untested} example sentence(s) could be tested: the codes that have "
+            f"examples have no rules ({', '.join(sorted(report.untested))})",
+            hint="add `rules:` (phrases, patterns or regex) to those codes; see docs/codebook-format.md",
+        )
     if as_json:
         echo_json(report.as_dict())
     else:
