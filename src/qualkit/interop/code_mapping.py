@@ -214,13 +214,18 @@ def resolve_codes(
     return CodeResolution(ids, added, mapped, unknown_unused)
 
 
-def write_extension(study: Any, entries: list[dict[str, Any]]) -> tuple[Path, str | None]:
-    """Add ``entries`` to ``codebook/imported-codes.yaml``; returns the path and its previous text."""
-    path = study.root / EXTENSION_FILE
-    previous = path.read_text(encoding="utf-8") if path.is_file() else None
+def extension_text(study: Any, path: Path, previous: str | None, entries: list[dict[str, Any]]) -> str:
+    """The study's codebook extension file (``codebook/imported-codes.yaml``) with ``entries`` added
+    (codes whose id it already has are left as they are): ``previous`` is its current text, or
+    ``None`` for a new file that ``extends`` the study's codebook."""
     if previous is not None:
-        data = yaml.safe_load(previous) or {}
-        data.setdefault("codes", [])
+        try:
+            data = yaml.safe_load(previous) or {}
+        except yaml.YAMLError as error:
+            raise InputError(f"{display_path(path)} is not valid YAML: {error}", hint="fix the file, then add the codes again") from error
+        if not isinstance(data, dict):
+            raise InputError(f"{display_path(path)} is not a codebook (a mapping)", hint="fix or move the file away")
+        header = "".join(line + "\n" for line in previous.splitlines() if line.startswith("#")) if previous.startswith("#") else ""
     else:
         ref = study.config.codebook.path
         if "/" in ref or "\\" in ref or ref.endswith((".yaml", ".yml")):
@@ -228,20 +233,27 @@ def write_extension(study: Any, entries: list[dict[str, Any]]) -> tuple[Path, st
         else:
             extends = ref
         data = {
-            "name": "imported-codes",
+            "name": f"{ref.rsplit('/', 1)[-1].rsplit('.', 1)[0]}-extension",
             "version": "1.0",
-            "description": "Codes added by `qualkit codings import --add-unknown`; extends the study codebook.",
+            "description": "Codes added in the workbench (`qualkit serve`) or by `qualkit codings import --add-unknown`; "
+            "extends the study codebook.",
             "extends": extends,
             "codes": [],
         }
-    have = {entry.get("id") for entry in data["codes"] if isinstance(entry, dict)}
-    data["codes"].extend(entry for entry in entries if entry["id"] not in have)
+        header = "# The study's codebook extension. Edit freely: add definitions, criteria and rules.\n"
+    codes = data.get("codes") or []
+    have = {entry.get("id") for entry in codes if isinstance(entry, dict)}
+    data["codes"] = codes + [entry for entry in entries if entry["id"] not in have]
+    return header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+
+
+def write_extension(study: Any, entries: list[dict[str, Any]]) -> tuple[Path, str | None]:
+    """Add ``entries`` to ``codebook/imported-codes.yaml``; returns the path and its previous text."""
+    path = study.root / EXTENSION_FILE
+    previous = path.read_text(encoding="utf-8") if path.is_file() else None
+    text = extension_text(study, path, previous, entries)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(
-        "# Written by `qualkit codings import --add-unknown`. Edit freely: add definitions and rules.\n"
-        + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100),
-        encoding="utf-8",
-    )
+    path.write_text(text, encoding="utf-8")
     return path, previous
 
 
@@ -250,6 +262,7 @@ __all__ = [
     "EXTENSION_FILE",
     "ForeignCode",
     "codebook_codes",
+    "extension_text",
     "is_configured_extension",
     "read_map_file",
     "resolve_codes",

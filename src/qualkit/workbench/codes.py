@@ -10,7 +10,6 @@ codebook's content hash changes with the new code, so the next run records the n
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 from dataclasses import asdict, dataclass
@@ -169,34 +168,10 @@ def add_code(
 
 
 def _append_to_extension(study: Any, path: Path, previous: str | None, entry: dict[str, Any]) -> None:
-    if previous is not None:
-        try:
-            data = yaml.safe_load(previous) or {}
-        except yaml.YAMLError as error:
-            raise InputError(f"{display_path(path)} is not valid YAML: {error}", hint="fix the file, then add the code again") from error
-        if not isinstance(data, dict):
-            raise InputError(f"{display_path(path)} is not a codebook (a mapping)", hint="fix or move the file away")
-        data.setdefault("codes", [])
-        header = "".join(line + "\n" for line in previous.splitlines() if line.startswith("#")) if previous.startswith("#") else ""
-    else:
-        ref = study.config.codebook.path
-        if "/" in ref or "\\" in ref or ref.endswith((".yaml", ".yml")):
-            extends = os.path.relpath(study.path(ref), path.parent).replace(os.sep, "/")
-        else:
-            extends = ref
-        data = {
-            "name": f"{study.config.codebook.path.rsplit('/', 1)[-1].rsplit('.', 1)[0]}-extension",
-            "version": "1.0",
-            "description": "Codes added in the workbench (`qualkit serve`) or by `qualkit codings import --add-unknown`; "
-            "extends the study codebook.",
-            "extends": extends,
-            "codes": [],
-        }
-        header = "# The study's codebook extension. Edit freely: add definitions, criteria and rules.\n"
-    data["codes"] = (data.get("codes") or []) + [entry]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100), encoding="utf-8")
+    from ..interop.code_mapping import extension_text
 
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(extension_text(study, path, previous, [entry]), encoding="utf-8")
 
 def _point_config_at_extension(study: Any, config_path: Path, text: str) -> None:
     """Set ``[codebook] path`` to the extension file, editing only that line of qualkit.toml."""
