@@ -9,37 +9,15 @@ from pathlib import Path
 
 import click
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
 
 import qualkit.store
 from qualkit.cli import main
 from qualkit.study import Study
+from cli_fixture import assert_user_error, dump, invoke
 
 GOOD = "Interviewer: How do you deploy models?\nP1: We ship a container every Tuesday, more or less.\n"
 OTHER = "Interviewer: What breaks?\nP2: The feature pipeline breaks when upstream tables change.\n"
-
-
-def invoke(study: Study | Path | None, *args: str) -> Result:
-    prefix = ["--study", str(study.root if isinstance(study, Study) else study)] if study is not None else []
-    return CliRunner().invoke(main, [*prefix, *args])
-
-
-def dump(study: Study) -> str:
-    """The whole store as SQL, read through a fresh connection."""
-    conn = sqlite3.connect(study.store_path)
-    try:
-        return "\n".join(conn.iterdump())
-    finally:
-        conn.close()
-
-
-def assert_user_error(result: Result, *parts: str) -> None:
-    """Exit 1 through the CLI's error handler (no traceback), with every part in the message."""
-    assert result.exit_code == 1, result.output
-    assert isinstance(result.exception, SystemExit), repr(result.exception)  # not an uncaught exception
-    assert "Traceback" not in result.output
-    for part in parts:
-        assert part in result.output, f"{part!r} not in:\n{result.output}"
 
 
 def write(path: Path, data: str | bytes) -> Path:

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 from analysis_fixture import build_tiny_study
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
 
 from qualkit.cli import main
 from qualkit.study import Study
+from cli_fixture import assert_user_error, dump, invoke
 
 NO_EXAMPLES = """\
 name: no-examples
@@ -30,28 +31,6 @@ codes:
 @pytest.fixture
 def tiny(study: Study):  # type: ignore[no-untyped-def]
     return build_tiny_study(study)
-
-
-def invoke(study: Study | Path | None, *args: str) -> Result:
-    prefix = ["--study", str(study.root if isinstance(study, Study) else study)] if study is not None else []
-    return CliRunner().invoke(main, [*prefix, *args])
-
-
-def dump(study: Study) -> str:
-    conn = sqlite3.connect(study.store_path)
-    try:
-        return "\n".join(conn.iterdump())
-    finally:
-        conn.close()
-
-
-def assert_user_error(result: Result, *parts: str) -> None:
-    """Exit 1 through the CLI's error handler (no traceback), with every part in the output."""
-    assert result.exit_code == 1, result.output
-    assert isinstance(result.exception, SystemExit), repr(result.exception)
-    assert "Traceback" not in result.output
-    for part in parts:
-        assert part in result.output, f"{part!r} not in:\n{result.output}"
 
 
 # -- agree --------------------------------------------------------------------------------------
