@@ -237,7 +237,7 @@ class CodeQueryResult:
         return {
             "query": self.query, "coder": self.coder, "codes": self.codes, "total": self.total,
             "turns_searched": self.turns_searched, "where": self.where,
-            "counts": [{**asdict(c), "per_1000_words": c.per_1000_words} for c in self.counts],
+            "counts": [c.as_dict() for c in self.counts],
             "hits": [asdict(h) for h in self.hits],
         }
 

@@ -176,6 +176,10 @@ class ParticipantCount:
         """Hits per 1,000 words the participant spoke: compares talkative and terse participants."""
         return 1000 * self.hits / self.words if self.words else None
 
+    def as_dict(self) -> dict[str, Any]:
+        """The fields and the rate per 1,000 words, as the ``--json`` outputs show them."""
+        return {**asdict(self), "per_1000_words": self.per_1000_words}
+
 
 @dataclass
 class ParticipantTally:
@@ -221,7 +225,7 @@ class KwicResult:
     def as_dict(self) -> dict[str, Any]:
         return {
             "term": self.term, "pattern": self.pattern, "total": self.total, "turns_searched": self.turns_searched,
-            "where": self.where, "counts": [{**asdict(c), "per_1000_words": c.per_1000_words} for c in self.counts],
+            "where": self.where, "counts": [c.as_dict() for c in self.counts],
             "hits": [asdict(h) for h in self.hits],
         }
 
