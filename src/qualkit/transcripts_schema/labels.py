@@ -56,7 +56,6 @@ _PSEUDONYM_RES = (
     re.compile(r"[A-Z]"),  # A, B
     re.compile(r"(?:speaker|spk|spkr)[ _\-]?\d+|\d+", re.IGNORECASE),  # Speaker_01, spk1, 2
 )
-_LABEL_WORD = re.compile(r"[^\W\d_][\w'’.\-]*")
 _PARTICLES = frozenset("van von der den de da del della di du le la bin ibn al el st".split())
 _TITLES = frozenset("dr dr. mr mr. mrs mrs. ms ms. prof prof. sir dame".split())
 
