@@ -25,7 +25,7 @@ from urllib.parse import urlencode
 
 from flask import Flask, Response, g, jsonify, redirect, render_template, request
 
-from ..errors import ConflictError, NotFoundError, QualkitError
+from ..errors import ConflictError, InputError, NotFoundError, QualkitError
 from ..study import Study
 from ..workbench.edits import Change, remember
 from ..workbench.transcript import format_time
@@ -132,6 +132,17 @@ def coder() -> str:
 def record(change: Change) -> Change:
     """Remember a change for undo, in the store (it survives a restart); returns it."""
     return remember(study(), change)
+
+
+def optional_int(value: Any, name: str, *, hint: str) -> int | None:
+    """A number sent by a page (query, form or JSON), None when absent or empty; a clear error when not a number."""
+    text = "" if value is None else str(value).strip()
+    if not text:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise InputError(f"{name} {value!r} is not a number", hint=hint) from None
 
 
 def wants_json() -> bool:

@@ -10,7 +10,7 @@ from flask import Blueprint, request
 from ..errors import InputError
 from ..workbench.codes import add_code, code_catalogue
 from ..workbench.edits import add_coding, remove_coding, respan_coding, undo_last
-from .app import coder, json_ok, record, study
+from .app import coder, json_ok, optional_int, record, study
 
 bp = Blueprint("coding", __name__)
 
@@ -20,15 +20,6 @@ def _body() -> dict[str, Any]:
     if not isinstance(data, dict):
         raise InputError("the request body is not a JSON object", hint="use the workbench's pages")
     return data
-
-
-def _pk(value: Any, name: str) -> int | None:
-    if value in (None, ""):
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise InputError(f"{name} {value!r} is not a number", hint="reload the page") from None
 
 
 @bp.get("/api/codes")
@@ -53,12 +44,12 @@ def code_span() -> object:
     if isinstance(code_ids, str):
         code_ids = [part for part in code_ids.split(",") if part]
     # the turn's 0-based index as stored (pages show turn_idx + 1); "turn" is accepted as the same index
-    turn = _pk(data.get("turn_idx", data.get("turn")), "turn index")
+    turn = optional_int(data.get("turn_idx", data.get("turn")), "turn index", hint="reload the page")
     if turn is None:
         raise InputError("no turn given", hint="select text inside a turn")
     change = record(add_coding(
         study(), coder(), str(data.get("transcript", "")), turn, data.get("start"), data.get("end"), [str(c) for c in code_ids],
-        transcript_pk=_pk(data.get("transcript_pk"), "transcript version"),
+        transcript_pk=optional_int(data.get("transcript_pk"), "transcript version", hint="reload the page"),
     ))
     return json_ok(change=change.as_dict())
 
@@ -72,7 +63,7 @@ def delete(coding_pk: int) -> object:
 def respan(coding_pk: int) -> object:
     data = _body()
     change = record(respan_coding(study(), coder(), coding_pk, data.get("start"), data.get("end"),
-                                  transcript_pk=_pk(data.get("transcript_pk"), "transcript version")))
+                                  transcript_pk=optional_int(data.get("transcript_pk"), "transcript version", hint="reload the page")))
     return json_ok(change=change.as_dict())
 
 

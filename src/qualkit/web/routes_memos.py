@@ -11,22 +11,17 @@ from typing import Any
 
 from flask import Blueprint, redirect, request, url_for
 
-from ..errors import InputError, QualkitError
+from ..errors import QualkitError
 from ..workbench.memos import TARGET_KINDS, add_memo, delete_memo, edit_memo, list_memos, search_memos
-from .app import coder, error_status, json_ok, render, study
+from .app import coder, error_status, json_ok, optional_int, render, study
 
 bp = Blueprint("memos", __name__)
 
 FILTERS = ("kind", "code", "transcript", "coder")
 
 
-def _int(value: Any, name: str) -> int | None:
-    if value in (None, ""):
-        return None
-    try:
-        return int(str(value).strip())
-    except ValueError:
-        raise InputError(f"{name} {value!r} is not a number", hint=f"give the {name} as a number, or leave it empty") from None
+def _number(data: Any, name: str) -> int | None:
+    return optional_int(data.get(name), name, hint=f"give the {name} as a number, or leave it empty")
 
 
 def _text(data: Any, name: str) -> str | None:
@@ -74,11 +69,11 @@ def _page(prefill: dict[str, str], problem: QualkitError | None = None, status: 
 
 
 def _add(data: Any, *, turn_from: int) -> Any:
-    turn = _int(data.get("turn"), "turn")
+    turn = _number(data, "turn")
     return add_memo(
         study(), coder=coder(), text=str(data.get("text") or ""), title=str(data.get("title") or ""),
         code=_text(data, "code"), transcript=_text(data, "transcript"), turn_idx=None if turn is None else turn - turn_from,
-        coding=_int(data.get("coding"), "coding"),
+        coding=_number(data, "coding"),
     )
 
 

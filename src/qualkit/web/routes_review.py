@@ -8,18 +8,13 @@ from ..errors import InputError
 from ..workbench.review import (
     ORDERINGS, decide, narrow_queue, queue_position, review_progress, review_run, reviewable_runs, suggestions,
 )
-from .app import coder, json_ok, record, render, study, wants_json
+from .app import coder, json_ok, optional_int, record, render, study, wants_json
 
 bp = Blueprint("review", __name__)
 
 
 def _int(value: str | None, name: str) -> int | None:
-    if value in (None, ""):
-        return None
-    try:
-        return int(value)  # type: ignore[arg-type]
-    except ValueError:
-        raise InputError(f"{name} {value!r} is not a number", hint="use the page's links") from None
+    return optional_int(value, name, hint="use the page's links")
 
 
 @bp.get("/review")
