@@ -52,6 +52,17 @@ def _rate_column(unit: str) -> Any:
     return RateColumn()
 
 
+def _terminal_console(enabled: bool, console: Any) -> Any:
+    """The console to draw on (default: a rich console on stderr), or None when disabled or not a terminal."""
+    if not enabled:
+        return None
+    if console is None:
+        from rich.console import Console
+
+        console = Console(stderr=True)
+    return console if console.is_terminal else None
+
+
 @contextlib.contextmanager
 def progress_bar(
     description: str,
@@ -66,16 +77,12 @@ def progress_bar(
     ``total`` may be None when unknown (the bar then pulses). ``console`` defaults to a rich
     console on stderr.
     """
-    if not enabled:
+    console = _terminal_console(enabled, console)
+    if console is None:
         yield _noop
         return
-    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    console = console if console is not None else Console(stderr=True)
-    if not console.is_terminal:
-        yield _noop
-        return
     progress = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -150,13 +157,8 @@ def stage_progress(*, unit: str = "segments", enabled: bool = True, console: Any
     yielded does nothing visible. The display is live only while a stage is unfinished, so other
     progress bars (e.g. the rules pass's own) may run between stages.
     """
-    if not enabled:
-        yield no_progress
-        return
-    from rich.console import Console
-
-    console = console if console is not None else Console(stderr=True)
-    if not console.is_terminal:
+    console = _terminal_console(enabled, console)
+    if console is None:
         yield no_progress
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
