@@ -17,6 +17,13 @@ def invoke(study: Study | Path | None, *args: str) -> Result:
     return CliRunner().invoke(main, [*prefix, *args])
 
 
+def invoke_ok(root: Path, *args: str) -> Result:
+    """Run a command on the study at ``root`` (exceptions propagate) and check it exited 0."""
+    result = CliRunner().invoke(main, ["--study", str(root), *args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result
+
+
 def dump(study: Study) -> str:
     """The whole store as SQL, read through a fresh connection."""
     conn = sqlite3.connect(study.store_path)

@@ -6,24 +6,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from click.testing import CliRunner
-
-from qualkit.cli import main
 from qualkit.study import Study
 
+from cli_fixture import invoke_ok
 from test_pipeline_config import BASE, PANEL_RULE, panel  # noqa: F401  (fixture)
 from test_pipeline_inputs import OTHER_CODEBOOK
 
 
-def _cli(root: Path, *args: str):
-    result = CliRunner().invoke(main, ["--study", str(root), *args], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result
-
-
 def test_codes_list_and_code_explain_use_the_declared_codebooks_run(panel: Path):  # noqa: F811
     (panel / "qualkit.toml").write_text(BASE + PANEL_RULE, encoding="utf-8")
-    _cli(panel, "run")
+    invoke_ok(panel, "run")
     study = Study(panel)
     try:
         declared = study.store.latest_run("rules")["id"]
@@ -33,14 +25,14 @@ def test_codes_list_and_code_explain_use_the_declared_codebooks_run(panel: Path)
     finally:
         study.close()
     (panel / "codebook" / "other.yaml").write_text(OTHER_CODEBOOK, encoding="utf-8")
-    _cli(panel, "code", "--codebook", str(panel / "codebook" / "other.yaml"))
+    invoke_ok(panel, "code", "--codebook", str(panel / "codebook" / "other.yaml"))
     study = Study(panel)
     try:
         assert study.store.latest_run("rules")["id"] > declared  # the one-off run is the newest
     finally:
         study.close()
-    listed = json.loads(_cli(panel, "codes", "list", "--json").output)
+    listed = json.loads(invoke_ok(panel, "codes", "list", "--json").output)
     assert listed["run_id"] == declared and "retraining" in {row["id"] for row in listed["rows"]}
-    explained = json.loads(_cli(panel, "code", "explain", str(segment), "--json").output)
+    explained = json.loads(invoke_ok(panel, "code", "explain", str(segment), "--json").output)
     assert explained["run_id"] == declared
     assert {match["code_id"] for match in explained["matches"]} == {"retraining"}

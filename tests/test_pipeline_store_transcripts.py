@@ -5,10 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from click.testing import CliRunner
-
-from qualkit.cli import main
-
+from cli_fixture import invoke_ok
 from test_pipeline_config import BASE, PANEL_RULE, panel  # noqa: F401  (fixture)
 
 OUTSIDE = """\
@@ -17,23 +14,17 @@ P9: We retrain whenever the drift alarm fires.
 """
 
 
-def _cli(root: Path, *args: str):
-    result = CliRunner().invoke(main, ["--study", str(root), *args], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result
-
-
 def test_run_codes_a_transcript_imported_from_outside_the_sources(panel: Path, tmp_path: Path):  # noqa: F811
     (panel / "qualkit.toml").write_text(BASE + PANEL_RULE, encoding="utf-8")
-    _cli(panel, "run")
-    assert "Everything is up to date." in _cli(panel, "run").output
+    invoke_ok(panel, "run")
+    assert "Everything is up to date." in invoke_ok(panel, "run").output
     outside = tmp_path / "elsewhere" / "P9.txt"
     outside.parent.mkdir()
     outside.write_text(OUTSIDE, encoding="utf-8")
-    _cli(panel, "transcripts", "import", str(outside))
-    planned = _cli(panel, "run", "--dry-run").output
+    invoke_ok(panel, "transcripts", "import", str(outside))
+    planned = invoke_ok(panel, "run", "--dry-run").output
     assert "would run code     (inputs changed: transcripts)" in planned
-    ran = _cli(panel, "run").output
+    ran = invoke_ok(panel, "run").output
     assert "ran   code" in ran and "ran   report" in ran
     assert "P9" in (panel / "reports" / "report.md").read_text(encoding="utf-8")
-    assert "Everything is up to date." in _cli(panel, "run").output
+    assert "Everything is up to date." in invoke_ok(panel, "run").output

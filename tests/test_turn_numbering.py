@@ -9,18 +9,10 @@ import json
 import re
 from pathlib import Path
 
-from click.testing import CliRunner
-
-from qualkit.cli import main
 from qualkit.study import Study
 
+from cli_fixture import invoke_ok
 from test_pipeline_config import BASE, PANEL_RULE, panel  # noqa: F401  (fixture)
-
-
-def _cli(root: Path, *args: str):
-    result = CliRunner().invoke(main, ["--study", str(root), *args], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result
 
 
 def _human(root: Path, coder: str) -> list[tuple[str, int, int, int, str]]:
@@ -39,11 +31,11 @@ def _human(root: Path, coder: str) -> list[tuple[str, int, int, int, str]]:
 
 def _study(root: Path) -> None:
     (root / "qualkit.toml").write_text(BASE.replace("[topics]", '[export]\nformats = ["csv", "qdpx"]\n\n[topics]') + PANEL_RULE, encoding="utf-8")
-    _cli(root, "run")
+    invoke_ok(root, "run")
     # alice codes P1's second turn ("We retrain every week ...") by its 1-based number
     (root / "alice.csv").write_text("transcript,turn,code,coder\nP1,2,retraining,alice\npanel-1,4,retraining,alice\n", encoding="utf-8")
-    _cli(root, "codings", "import", str(root / "alice.csv"))
-    _cli(root, "run")
+    invoke_ok(root, "codings", "import", str(root / "alice.csv"))
+    invoke_ok(root, "run")
 
 
 def test_every_place_numbers_turns_from_one(panel: Path):  # noqa: F811
@@ -52,7 +44,7 @@ def test_every_place_numbers_turns_from_one(panel: Path):  # noqa: F811
     p4_turn = "Only when the data drifts."
     assert _human(panel, "alice") == [("P1", 1, 0, len(p1_turn), "retraining"), ("panel-1", 3, 0, len(p4_turn), "retraining")]
     # transcripts show
-    shown = _cli(panel, "transcripts", "show", "P1").output
+    shown = invoke_ok(panel, "transcripts", "show", "P1").output
     assert re.search(r"\[2\] P1 \(participant\)\nWe retrain every week", shown)
     # code explain
     study = Study(panel)
@@ -63,9 +55,9 @@ def test_every_place_numbers_turns_from_one(panel: Path):  # noqa: F811
         )[0]["pk"]
     finally:
         study.close()
-    explained = _cli(panel, "code", "explain", str(segment)).output
+    explained = invoke_ok(panel, "code", "explain", str(segment)).output
     assert "turn 2, P1 (participant)" in explained
-    assert json.loads(_cli(panel, "code", "explain", str(segment), "--json").output)["turn"] == 2
+    assert json.loads(invoke_ok(panel, "code", "explain", str(segment), "--json").output)["turn"] == 2
     # the report (Markdown and HTML appendix of quoted turns)
     md = (panel / "reports" / "report.md").read_text(encoding="utf-8")
     assert "**P1** (turn 2): We retrain every week" in md
@@ -82,11 +74,11 @@ def test_every_place_numbers_turns_from_one(panel: Path):  # noqa: F811
 def test_csv_export_then_import_keeps_codings_on_their_turns(panel: Path):  # noqa: F811
     _study(panel)
     out = panel / "alice-export"
-    _cli(panel, "export", "--coder", "human:alice", "--format", "csv", "--out", str(out))
+    invoke_ok(panel, "export", "--coder", "human:alice", "--format", "csv", "--out", str(out))
     # the exported table names its coder (human:alice); import it under another name
     table = (out / "segments_codes.csv").read_text(encoding="utf-8").replace("human:alice", "bob")
     (out / "bob.csv").write_text(table, encoding="utf-8")
-    _cli(panel, "codings", "import", str(out / "bob.csv"))
+    invoke_ok(panel, "codings", "import", str(out / "bob.csv"))
     assert _human(panel, "bob") == _human(panel, "alice")
 
 
@@ -94,7 +86,7 @@ def test_qdpx_export_then_import_keeps_codings_on_their_turns(panel: Path):  # n
     _study(panel)
     project = panel / "reports" / "exports" / "panel.qdpx"
     assert project.is_file()
-    _cli(panel, "codings", "import", str(project), "--coder", "carol")
+    invoke_ok(panel, "codings", "import", str(project), "--coder", "carol")
     carol = _human(panel, "carol")
     alice = _human(panel, "alice")
     assert set(alice) <= set(carol)  # carol also holds the run's codings of the same project
