@@ -162,13 +162,17 @@ def _select(page, selector: str, start: int, end: int) -> None:
     )
 
 
+def _select_phrase(page, selector: str, phrase: str) -> tuple[int, int]:
+    """Select the first occurrence of ``phrase`` in the element's text; its (start, end) characters."""
+    start = page.locator(selector).text_content().index(phrase)
+    _select(page, selector, start, start + len(phrase))
+    return start, start + len(phrase)
+
+
 def test_code_a_span_by_hand_and_add_a_new_code(page, served):
     base, _token, study, _tiny = served
     page.goto(f"{base}/transcripts/P1")
-    text = page.locator("#turn-4 .text").text_content()
-    start = text.index("If an experiment")
-    end = start + len("If an experiment takes a week")
-    _select(page, "#turn-4 .text", start, end)
+    start, end = _select_phrase(page, "#turn-4 .text", "If an experiment takes a week")
     page.locator("#panel").wait_for(state="visible")
     page.locator("#panel-search").fill("veloc")
     page.locator("#panel-options li", has_text="Velocity").first.wait_for()
@@ -205,10 +209,7 @@ def test_a_report_quote_opens_the_transcript_at_its_turn(page, served):
 def test_review_adjusts_the_span_to_a_selection(page, served):
     base, _token, study, tiny = served
     page.goto(f"{base}/review?run={tiny.run2}")
-    text = page.locator("#turntext").text_content()
-    start = text.index("We can go")
-    end = start + len("We can go from an idea")
-    _select(page, "#turntext", start, end)
+    start, end = _select_phrase(page, "#turntext", "We can go from an idea")
     page.keyboard.press("e")
     expect(page.locator(".progress b")).to_have_text("1")
     row = human_rows(study)[-1]
