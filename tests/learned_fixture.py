@@ -14,6 +14,9 @@ import); her other turns are uncoded. "tooling" has only 3 human codings (too fe
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Iterator
+
+import pytest
 
 from qualkit.interop.codings import import_codings
 from qualkit.study import Study, init_study
@@ -111,6 +114,14 @@ def make_learned_study(root: Path, *, codings: bool = True) -> Study:
         write_codings(study, root.parent / "alice.csv")
         import_codings(study, root.parent / "alice.csv", coder="alice")
     return study
+
+
+@pytest.fixture
+def learned_study(tmp_path: Path) -> Iterator[Study]:
+    """The coded study of :func:`make_learned_study` in ``tmp_path``, closed afterwards."""
+    study = make_learned_study(tmp_path / "study")
+    yield study
+    study.close()
 
 
 def write_codings(study: Study, path: Path, participants: tuple[str, ...] = ("P1", "P2", "P3")) -> Path:

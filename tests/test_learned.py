@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from learned_fixture import make_learned_study, turn_plan
+from learned_fixture import learned_study, make_learned_study, turn_plan  # noqa: F401  (fixture)
 from qualkit.analysis.codings import load_codings
 from qualkit.cli import main
 from qualkit.codebook import load_codebook
@@ -19,13 +19,6 @@ from qualkit.coding.learned.model import binary_metrics, fit_learned
 from qualkit.coding.learned.training import load_training
 from qualkit.errors import NotFoundError
 from qualkit.store import utcnow
-
-
-@pytest.fixture
-def learned_study(tmp_path: Path):
-    study = make_learned_study(tmp_path / "study")
-    yield study
-    study.close()
 
 
 def _book(study):

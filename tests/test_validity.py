@@ -4,24 +4,16 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from learned_fixture import make_learned_study
+from learned_fixture import learned_study  # noqa: F401  (fixture)
 from qualkit.analysis.validity import bootstrap_kappa, measure_validity, verdict
 from qualkit.cli import main
 from qualkit.errors import InputError
 from qualkit.transcripts_schema.model import InterviewMetadata, Participant, Transcript, Turn
-
-
-@pytest.fixture
-def learned_study(tmp_path: Path):
-    study = make_learned_study(tmp_path / "study")
-    yield study
-    study.close()
 
 
 def _rows(result):
