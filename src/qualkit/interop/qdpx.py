@@ -44,7 +44,6 @@ SOURCE_KINDS = {
     "AudioSource": "audio",
     "VideoSource": "video",
 }
-SELECTION_TAGS = ("PlainTextSelection", "PDFSelection", "PictureSelection", "AudioSelection", "VideoSelection", "TranscriptSelection")
 
 
 # --------------------------------------------------------------------------- the read model
