@@ -49,13 +49,21 @@ class SegmentExplanation:
         return asdict(self)
 
 
+def stored_codebook(study: Any, hash_: str) -> Codebook | None:
+    """The resolved codebook stored under ``hash_``, or None when the store has none."""
+    row = study.store.conn.execute("SELECT resolved FROM codebooks WHERE hash = ?", (hash_,)).fetchone()
+    return Codebook.from_resolved_dict(json.loads(row["resolved"])) if row is not None else None
+
+
 def run_codebook(study: Any, run_id: int) -> Codebook:
     """The resolved codebook a run used, from the store."""
     run = study.store.run(run_id)
     if run["codebook_hash"] is None:
         raise NotFoundError(f"run {run_id} used no codebook", hint="pass a rules run with --run")
-    row = study.store.conn.execute("SELECT resolved, source_path FROM codebooks WHERE hash = ?", (run["codebook_hash"],)).fetchone()
-    return Codebook.from_resolved_dict(json.loads(row["resolved"]))
+    codebook = stored_codebook(study, run["codebook_hash"])
+    if codebook is None:
+        raise NotFoundError(f"run {run_id} names codebook {run['codebook_hash'][:12]} but the store does not hold it")
+    return codebook
 
 
 def _rules_run(study: Any, run_id: int | None, unit: str | None = None) -> Any:
@@ -233,4 +241,5 @@ __all__ = [
     "code_detail",
     "explain_segment",
     "run_codebook",
+    "stored_codebook",
 ]

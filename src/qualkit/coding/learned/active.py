@@ -65,13 +65,11 @@ class RankedSuggestion:
 
 def _codebook_of_run(study: Any, run: Any) -> Any:
     """The codebook a run recorded (by hash), else the study's."""
-    from ...codebook import Codebook, load_codebook
+    from ...codebook import load_codebook
+    from ..browse import stored_codebook
 
-    if run["codebook_hash"]:
-        row = study.store.conn.execute("SELECT resolved FROM codebooks WHERE hash = ?", (run["codebook_hash"],)).fetchone()
-        if row is not None:
-            return Codebook.from_resolved_dict(json.loads(row["resolved"]))
-    return load_codebook(study.config.codebook.path, base_dir=study.root)
+    stored = stored_codebook(study, run["codebook_hash"]) if run["codebook_hash"] else None
+    return stored if stored is not None else load_codebook(study.config.codebook.path, base_dir=study.root)
 
 
 def _unit_of_run(study: Any, run: Any) -> str:
