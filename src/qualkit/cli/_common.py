@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import getpass
 import json
+import os
 import sys
 from typing import Any, Callable, TypeVar
 
@@ -33,6 +35,16 @@ class StudyContext:
     def close(self) -> None:
         if self._study is not None:
             self._study.close()
+
+
+def coder_name(given: str | None) -> str:
+    """The human coder: ``given`` (--coder), else $QUALKIT_CODER, else the user name (``serve``, ``memos``, ``codings``)."""
+    if given:
+        return given
+    try:
+        return os.environ.get("QUALKIT_CODER") or getpass.getuser()
+    except Exception:  # noqa: BLE001 - no user name on this system
+        return "researcher"
 
 
 def get_study(ctx: click.Context) -> Study:

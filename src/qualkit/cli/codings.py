@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ._common import echo_json, get_study, handle_errors, json_option
+from ._common import coder_name, echo_json, get_study, handle_errors, json_option
 
 
 @click.group("codings")
@@ -97,9 +97,8 @@ def review_stats_(ctx, coder, run_id, as_json) -> None:
     """Agreement at a glance: per code, the run's suggestions the coder accepted, adjusted, replaced or rejected,
     and the run's precision as the coder judged it."""
     from ..workbench.review_stats import review_stats
-    from .serve import _default_coder
 
-    stats = review_stats(get_study(ctx), coder=coder or _default_coder(), run_id=run_id)
+    stats = review_stats(get_study(ctx), coder=coder_name(coder), run_id=run_id)
     if as_json:
         echo_json(stats.as_dict())
         return

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from ._common import echo_json, get_study, handle_errors, json_option
+from ._common import coder_name, echo_json, get_study, handle_errors, json_option
 
 _KINDS = ["study", "code", "transcript", "turn", "coding"]
 
@@ -50,9 +50,8 @@ def memos() -> None:
 def add(ctx, text, coder, title, code, transcript, turn, coding, as_json) -> None:
     """Write a memo with TEXT; without --code, --transcript or --coding it is a memo on the study."""
     from ..workbench.memos import add_memo
-    from .serve import _default_coder
 
-    memo = add_memo(get_study(ctx), coder=coder or _default_coder(), text=text, title=title, code=code, transcript=transcript,
+    memo = add_memo(get_study(ctx), coder=coder_name(coder), text=text, title=title, code=code, transcript=transcript,
                     turn_idx=_turn_idx(turn), coding=coding)
     if as_json:
         echo_json({"ok": True, "memo": memo.as_dict()})

@@ -2,19 +2,9 @@
 
 from __future__ import annotations
 
-import getpass
-import os
-
 import click
 
-from ._common import get_study, handle_errors
-
-
-def _default_coder() -> str:
-    try:
-        return os.environ.get("QUALKIT_CODER") or getpass.getuser()
-    except Exception:  # noqa: BLE001 - no user name on this system
-        return "researcher"
+from ._common import coder_name, get_study, handle_errors
 
 
 @click.command("serve")
@@ -45,4 +35,4 @@ def serve_command(ctx: click.Context, port: int | None, coder: str | None, host:
         click.echo(f"Open this address (it carries the access token):\n\n    {info.url}\n")
         click.echo("Stop with Ctrl-C.")
 
-    serve(study.root, coder=coder or _default_coder(), host=host, port=port, announce=announce)
+    serve(study.root, coder=coder_name(coder), host=host, port=port, announce=announce)
