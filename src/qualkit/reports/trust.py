@@ -11,13 +11,13 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import pandas as pd
 
 from ..errors import QualkitError
 from .context import ReportContext, TrustRow, TrustSection
+from .sections import _fmt_measure, code_anchor
 
 #: Bootstrap resamples for the report's kappa intervals (``qualkit validity`` uses 1000).
 REPORT_BOOTSTRAP = 300
@@ -78,12 +78,6 @@ def evidence_text(score: float, signals: int | None, pass_kind: str | None) -> s
     return "; ".join(parts)
 
 
-def _fmt(value: float | None) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    return f"{value:.2f}"
-
-
 def trust_section(study: Any, coder: str | None, tree: Any, unit: str) -> TrustSection | None:
     """Validity of the report's pass against the human codings, or None when there is nothing to measure."""
     run = _run(study, coder)
@@ -104,10 +98,10 @@ def trust_section(study: Any, coder: str | None, tree: Any, unit: str) -> TrustS
     for row in result.rows:
         code = row["code_id"]
         rows.append(TrustRow(
-            code_id=code, label=tree.label(code) if code in tree.codes else row["label"], anchor=f"code-{code}",
-            verdict=row["verdict"], below_bar=row["verdict"] != "trusted", kappa=_fmt(row["kappa"]),
-            interval=f"{_fmt(row['kappa_low'])}–{_fmt(row['kappa_high'])}", precision=_fmt(row["precision"]),
-            recall=_fmt(row["recall"]), n_examples=int(row["n_examples"]), reason=row["reason"],
+            code_id=code, label=tree.label(code) if code in tree.codes else row["label"], anchor=code_anchor(code),
+            verdict=row["verdict"], below_bar=row["verdict"] != "trusted", kappa=_fmt_measure(row["kappa"]),
+            interval=f"{_fmt_measure(row['kappa_low'])}–{_fmt_measure(row['kappa_high'])}", precision=_fmt_measure(row["precision"]),
+            recall=_fmt_measure(row["recall"]), n_examples=int(row["n_examples"]), reason=row["reason"],
         ))
     rows.sort(key=lambda r: (order.get(r.verdict, 0), r.label))
     return TrustSection(
