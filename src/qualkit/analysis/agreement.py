@@ -368,8 +368,10 @@ def _resolve_scope(scope: str, coder_a: str, coder_b: str) -> str:
     """``auto`` becomes the human coder's units when exactly one of the two coders is human."""
     if scope != "auto":
         return scope
-    human_a = all(part.strip().startswith("human:") for part in coder_a.split("+"))
-    human_b = all(part.strip().startswith("human:") for part in coder_b.split("+"))
+    from .codings import parse_coder
+
+    human_a = all(spec.kind == "human" for spec in parse_coder(coder_a))
+    human_b = all(spec.kind == "human" for spec in parse_coder(coder_b))
     if human_a and not human_b:
         return "coded-by-a"
     if human_b and not human_a:
