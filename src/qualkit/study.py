@@ -74,6 +74,15 @@ class Study:
         relative = Path(relative)
         return relative if relative.is_absolute() else self.root / relative
 
+    def relative(self, path: str | Path) -> str:
+        """How manifests and the store name ``path``: relative to the study folder (POSIX), or
+        absolute when it lies outside the study."""
+        resolved = Path(path).resolve()
+        try:
+            return resolved.relative_to(self.root).as_posix()
+        except ValueError:
+            return str(resolved)
+
     def close(self) -> None:
         if "store" in self.__dict__:
             self.store.close()

@@ -44,13 +44,6 @@ def _backend(study: Study) -> Iterator[Any]:
         backend.close()
 
 
-def _relative(study: Study, path: Path) -> str:
-    try:
-        return path.resolve().relative_to(study.root).as_posix()
-    except ValueError:
-        return str(path.resolve())
-
-
 def stored_transcripts(study: Study) -> dict[str, str]:
     """``id -> content hash`` of the store's current transcripts: what the coding steps read.
 
@@ -84,7 +77,7 @@ class ImportStep:
     def inputs(self, study: Study, upstream: dict[str, dict[str, Any]]) -> dict[str, Any]:
         config = study.config
         return {
-            "files": {_relative(study, path): file_sha256(path) for path in self._files(study)},
+            "files": {study.relative(path): file_sha256(path) for path in self._files(study)},
             "participants": _optional_file_hash(study, config.transcripts.participants),
             "deny_list": _optional_file_hash(study, config.anonymity.deny_list),
             "allow_list": _optional_file_hash(study, config.anonymity.allow_list),
@@ -103,14 +96,14 @@ class ImportStep:
         if previous and previous.get("settings") == settings:
             # Same settings: parse only files that are new or changed since the last import.
             known = previous.get("files", {})
-            todo = [path for path in files if known.get(_relative(study, path)) != hashes[_relative(study, path)]]
+            todo = [path for path in files if known.get(study.relative(path)) != hashes[study.relative(path)]]
         else:
             todo = files
         groups = import_groups(study, files, todo)
         with _backend(study) as backend:  # every group in one transaction: any refused file stores nothing
             result = import_groups_in_one_transaction(study, groups, backend=backend)
         run_ids = result.run_ids
-        kept = {_relative(study, path) for path in files}
+        kept = {study.relative(path) for path in files}
         retired = []
         with study.store.transaction() as conn:
             for row in conn.execute("SELECT pk, id, source_path FROM transcripts WHERE is_current = 1").fetchall():
@@ -310,7 +303,7 @@ class AnalyseStep:
 
         out = study.path(study.config.report.out) / "tables"
         files = export_tables(study, ["csv"], out, coder=f"run:{upstream['code']['run_id']}")
-        return {"files": sorted(_relative(study, Path(f)) for f in files)}
+        return {"files": sorted(study.relative(f) for f in files)}
 
 
 class ReportStep:
@@ -344,7 +337,7 @@ class ReportStep:
             compare_with=code.get("previous_run_id"),
             on_progress=current_progress(),
         )
-        return {"files": [_relative(study, Path(f)) for f in files]}
+        return {"files": [study.relative(f) for f in files]}
 
 
 class ExportStep:
@@ -385,7 +378,7 @@ class ExportStep:
             humans = [f"human:{row['coder']}" for row in study.store.query("SELECT DISTINCT coder FROM human_codings ORDER BY coder")]
             coders = [*humans, f"run:{upstream['code']['run_id']}"]  # the pipeline's own run, not the latest of any
             files.append(str(export_qdpx(study, out / f"{study.root.name}.qdpx", coders=coders)))
-        return {"files": sorted(_relative(study, Path(f)) for f in files)}
+        return {"files": sorted(study.relative(f) for f in files)}
 
 
 def default_steps() -> list:

@@ -60,10 +60,10 @@ class ImportGroup:
     ner: bool | None
     rules: list[str]  # the [[transcripts.files]] entries that matched, "N: glob"
 
-    def as_dict(self, root: Path | None = None) -> dict[str, Any]:
-        """What manifests record: the files and every option they were read with."""
+    def as_dict(self, study: "Study | None" = None) -> dict[str, Any]:
+        """What manifests record: the files (relative to ``study``'s folder) and every option they were read with."""
         return {
-            "files": [_shown(path, root) for path in self.files],
+            "files": [study.relative(path) if study is not None else str(path.resolve()) for path in self.files],
             "rules": self.rules,
             "options": self.options.as_dict(),
             "allow_findings": self.allow_findings,
@@ -72,15 +72,6 @@ class ImportGroup:
             "deny_list": self.deny_list,
             "ner": self.ner,
         }
-
-
-def _shown(path: Path, root: Path | None) -> str:
-    if root is not None:
-        try:
-            return path.resolve().relative_to(root).as_posix()
-        except ValueError:
-            pass
-    return str(path.resolve())
 
 
 def _glob_files(root: Path, pattern: str) -> set[str]:
@@ -316,7 +307,7 @@ def import_groups_in_one_transaction(study: "Study", groups: list[ImportGroup], 
     files = [item for result in results for item in result.files]
     run_ids = [result.run_id for result in results if result.run_id]
     reports = [report for result in results for report in result.reports]
-    return ConfiguredImport(files, run_ids[-1] if run_ids else None, reports, run_ids, [group.as_dict(study.root) for group in groups])
+    return ConfiguredImport(files, run_ids[-1] if run_ids else None, reports, run_ids, [group.as_dict(study) for group in groups])
 
 
 def _combined(errors: list[QualkitError]) -> QualkitError:

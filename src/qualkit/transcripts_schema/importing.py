@@ -420,7 +420,7 @@ def import_files(
             override = _override(report, reason or "", when) if report.findings else None
             outcome = store.store_transcript(
                 transcript,
-                source_path=_stored_path(study, report.path),
+                source_path=study.relative(report.path),
                 source_hash=report.source_hash,
                 anonymity_override=override,
             )
@@ -472,14 +472,6 @@ def _override(report: FileReport, reason: str, when: str) -> dict[str, Any]:
         "total": len(report.findings),
         "ner_model": report.anonymity.ner_model,
     }
-
-
-def _stored_path(study: "Study", path: Path) -> str:
-    resolved = path.resolve()
-    try:
-        return resolved.relative_to(study.root).as_posix()
-    except ValueError:
-        return str(resolved)
 
 
 # -- reading the store ----------------------------------------------------------------
