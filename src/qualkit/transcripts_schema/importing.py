@@ -186,19 +186,23 @@ def study_participants(study: "Study | None", path: str | Path | None = None) ->
     return load_participants(csv_path, max_mb=study.config.transcripts.max_file_mb)
 
 
+#: (deny terms, use NER, NER model, allow terms): the settings one anonymity checker is built with.
+CheckerSettings = tuple[tuple[str, ...], bool, str, tuple[str, ...]]
+
+
 @dataclass(frozen=True)
 class ReadContext:
     """What reading and checking one file needs (sent once to each worker of a backend)."""
 
     options: ImportOptions
     participants: dict[str, ParticipantRecord] | None = None
-    anonymity: tuple[tuple[str, ...], bool, str] | None = None  # (deny terms, ner, ner model)
+    anonymity: CheckerSettings | None = None
 
 
-_CHECKERS: dict[tuple[tuple[str, ...], bool, str, tuple[str, ...]], _CheckerCache] = {}
+_CHECKERS: dict[CheckerSettings, _CheckerCache] = {}
 
 
-def _checker_for(settings: tuple[tuple[str, ...], bool, str]) -> _CheckerCache:
+def _checker_for(settings: CheckerSettings) -> _CheckerCache:
     """One anonymity checker per process and settings (built on first need)."""
     checker = _CHECKERS.get(settings)
     if checker is None:
