@@ -81,6 +81,7 @@ def test_group_codes_below_the_group_minimum_are_named_and_at_most_one_code_appl
         f"rain: 2 human examples, needs {MIN_GROUP_POSITIVES} (in its group of mutually exclusive codes)"]
     decisions = models.decide(models.predict(texts + ["nothing about anything"]))
     grouped = [code for code, model in models.models.items() if model.summary().get("model", "").startswith("exclusive")]
+    assert sorted(grouped) == ["cats", "stocks"]  # else the sum below is over nothing and cannot fail
     applied = np.sum([decisions[code] for code in grouped], axis=0)
     assert applied.max() <= 1
 
