@@ -142,13 +142,15 @@ def add_code(
     for key, value in (("definition", definition), ("inclusion", inclusion), ("exclusion", exclusion)):
         if value and value.strip():
             entry[key] = value.strip()
+    from ..interop.code_mapping import write_extension  # lazy: the interop package is slow to import
+
     with _write_lock:
         path = study.root / EXTENSION_FILE
         config_path = study.root / CONFIG_NAME
         previous = path.read_text(encoding="utf-8") if path.is_file() else None
         previous_config = config_path.read_text(encoding="utf-8")
         try:
-            _append_to_extension(study, path, previous, entry)
+            write_extension(study, [entry])
             _point_config_at_extension(study, config_path, previous_config)
             config = load_config(config_path)
             load_codebook(config.codebook.path, base_dir=study.root, validate_patterns=False)
@@ -167,17 +169,13 @@ def add_code(
     return CodeInfo(code_id, label, entry.get("definition", ""), parent, entry.get("inclusion", ""), entry.get("exclusion", ""))
 
 
-def _append_to_extension(study: Any, path: Path, previous: str | None, entry: dict[str, Any]) -> None:
-    from ..interop.code_mapping import extension_text
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(extension_text(study, path, previous, [entry]), encoding="utf-8")
-
 def _point_config_at_extension(study: Any, config_path: Path, text: str) -> None:
     """Set ``[codebook] path`` to the extension file, editing only that line of qualkit.toml."""
-    ref = study.config.codebook.path
-    if ("/" in ref or ref.endswith((".yaml", ".yml"))) and study.path(ref).resolve() == (study.root / EXTENSION_FILE).resolve():
+    from ..interop.code_mapping import is_configured_extension
+
+    if is_configured_extension(study):
         return
+    ref = study.config.codebook.path
     line = f'path = "{EXTENSION_FILE}"  # the study codebook\'s extension (was: {ref})\n'
     lines = text.splitlines(keepends=True)
     section = None
