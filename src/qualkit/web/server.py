@@ -17,6 +17,7 @@ from ..workbench.lock import ServeLock
 from .app import LOCAL_HOSTS, create_app
 
 DEFAULT_PORT = 8421
+HOST_HINT = "pass --host 127.0.0.1 (this machine only) or an IP address of one of its network interfaces"
 
 
 @dataclass(frozen=True)
@@ -40,14 +41,13 @@ def _check_host(host: str) -> None:
         socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError) as error:
         reason = error.strerror if isinstance(error, socket.gaierror) else "not a valid host name"
-        raise InputError(f"cannot listen on --host {host!r}: {reason}",
-                         hint="pass --host 127.0.0.1 (this machine only) or an IP address of one of its network interfaces") from None
+        raise InputError(f"cannot listen on --host {host!r}: {reason}", hint=HOST_HINT) from None
 
 
 def _bind_hint(error: OSError) -> str:
     """The fix for a failed bind: another port, another address, or a port above 1023."""
     if error.errno == errno.EADDRNOTAVAIL:
-        return "pass --host 127.0.0.1 (this machine only) or an IP address of one of its network interfaces"
+        return HOST_HINT
     if error.errno == errno.EACCES:
         return "ports below 1024 need administrator rights: pass --port N with N above 1023, or leave --port out"
     return "pass --port N with a free port, or leave --port out to take the next free one"
@@ -92,8 +92,7 @@ def serve(
     except OSError as error:
         raise InputError(f"cannot listen on {host}:{chosen}: {error.strerror}", hint=_bind_hint(error)) from None
     except ValueError:  # waitress: "Invalid host/port specified." (a name that resolves to nothing bindable)
-        raise InputError(f"cannot listen on {host}:{chosen}: not an address of this machine",
-                         hint="pass --host 127.0.0.1 (this machine only) or an IP address of one of its network interfaces") from None
+        raise InputError(f"cannot listen on {host}:{chosen}: not an address of this machine", hint=HOST_HINT) from None
     if threading.current_thread() is threading.main_thread():  # SIGTERM stops cleanly too (lock released)
         signal.signal(signal.SIGTERM, _interrupt)
     try:
