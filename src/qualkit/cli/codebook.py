@@ -112,8 +112,8 @@ def test_command(ctx: click.Context, file: str | None, as_json: bool) -> None:
 
     book = _study_codebook(ctx, file)
     report = check_examples(book)
+    where = display_path(book.source_path) if getattr(book, "source_path", None) else repr(report.codebook_name)
     if report.examples + report.counterexamples == 0:  # "ok" would pass a codebook nothing tested
-        where = display_path(book.source_path) if getattr(book, "source_path", None) else repr(report.codebook_name)
         raise CodebookError(
             f"codebook {where} has no examples or counterexamples: there is nothing to test",
             hint="add `examples:` (sentences a code must match) and `counterexamples:` (near misses it must not) "
@@ -121,7 +121,6 @@ def test_command(ctx: click.Context, file: str | None, as_json: bool) -> None:
         )
     untested = sum(report.untested.values())
     if untested and untested == report.examples + report.counterexamples:  # every sentence untested: not "ok"
-        where = display_path(book.source_path) if getattr(book, "source_path", None) else repr(report.codebook_name)
         raise CodebookError(
             f"codebook {where}: none of its {untested} example sentence(s) could be tested: the codes that have "
             f"examples have no rules ({', '.join(sorted(report.untested))})",
