@@ -94,6 +94,15 @@ def test_bad_input_gets_a_clear_message_and_changes_nothing(client, csrf, study)
     assert missing.status_code == 404 and "no transcript" in missing.get_data(as_text=True)
 
 
+def test_a_json_body_that_is_no_object_is_a_clear_error_on_every_api(client, csrf, study):
+    headers = {"X-CSRF-Token": csrf}
+    for path in ("/api/codings", "/api/memos", "/review/decide"):
+        response = client.post(path, json=[1, 2], headers=headers)
+        assert response.status_code == 400, path
+        assert "not a JSON object" in response.json["error"]["message"], path
+    assert human_rows(study) == [] and study.store.query("SELECT COUNT(*) AS n FROM memos")[0]["n"] == 0
+
+
 def test_new_code_through_the_api(client, csrf, study):
     response = client.post("/api/codes", json={"id": "privacy", "label": "Privacy <b>", "definition": "Legal."},
                            headers={"X-CSRF-Token": csrf})

@@ -134,6 +134,14 @@ def record(change: Change) -> Change:
     return remember(study(), change)
 
 
+def request_data() -> dict[str, Any]:
+    """The POSTed fields: the JSON object a script sent, or the form; a clear error for any other body."""
+    data = request.get_json(silent=True) if request.is_json else request.form.to_dict()
+    if not isinstance(data, dict):
+        raise InputError("the request body is not a JSON object", hint="use the workbench's pages")
+    return data
+
+
 def optional_int(value: Any, name: str, *, hint: str) -> int | None:
     """A number sent by a page (query, form or JSON), None when absent or empty; a clear error when not a number."""
     text = "" if value is None else str(value).strip()

@@ -3,23 +3,14 @@ re-span, undo. Every POST is token- and CSRF-checked by the app."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from flask import Blueprint, request
+from flask import Blueprint
 
 from ..errors import InputError
 from ..workbench.codes import add_code, code_catalogue
 from ..workbench.edits import add_coding, remove_coding, respan_coding, undo_last
-from .app import coder, json_ok, optional_int, record, study
+from .app import coder, json_ok, optional_int, record, request_data, study
 
 bp = Blueprint("coding", __name__)
-
-
-def _body() -> dict[str, Any]:
-    data = request.get_json(silent=True) if request.is_json else request.form.to_dict()
-    if not isinstance(data, dict):
-        raise InputError("the request body is not a JSON object", hint="use the workbench's pages")
-    return data
 
 
 @bp.get("/api/codes")
@@ -31,7 +22,7 @@ def codes() -> object:
 
 @bp.post("/api/codes")
 def new_code() -> object:
-    data = _body()
+    data = request_data()
     info = add_code(study(), str(data.get("id", "")), str(data.get("label", "")), definition=str(data.get("definition", "")),
                     parent=str(data.get("parent") or "") or None)
     return json_ok(code=info.as_dict())
@@ -39,7 +30,7 @@ def new_code() -> object:
 
 @bp.post("/api/codings")
 def code_span() -> object:
-    data = _body()
+    data = request_data()
     code_ids = data.get("codes") or []
     if isinstance(code_ids, str):
         code_ids = [part for part in code_ids.split(",") if part]
@@ -61,7 +52,7 @@ def delete(coding_pk: int) -> object:
 
 @bp.post("/api/codings/<int:coding_pk>/span")
 def respan(coding_pk: int) -> object:
-    data = _body()
+    data = request_data()
     change = record(respan_coding(study(), coder(), coding_pk, data.get("start"), data.get("end"),
                                   transcript_pk=optional_int(data.get("transcript_pk"), "transcript version", hint="reload the page")))
     return json_ok(change=change.as_dict())

@@ -13,7 +13,7 @@ from flask import Blueprint, redirect, request, url_for
 
 from ..errors import QualkitError
 from ..workbench.memos import TARGET_KINDS, add_memo, delete_memo, edit_memo, list_memos, search_memos
-from .app import coder, error_status, json_ok, optional_int, render, study
+from .app import coder, error_status, json_ok, optional_int, render, request_data, study
 
 bp = Blueprint("memos", __name__)
 
@@ -27,10 +27,6 @@ def _number(data: Any, name: str) -> int | None:
 def _text(data: Any, name: str) -> str | None:
     value = str(data.get(name) or "").strip()
     return value or None
-
-
-def _data() -> Any:
-    return (request.get_json(silent=True) or {}) if request.is_json else request.form
 
 
 def _filters() -> dict[str, Any]:
@@ -108,4 +104,4 @@ def api_list() -> object:
 @bp.post("/api/memos")
 def api_add() -> object:
     """Write a memo: JSON ``{text, title, code | transcript [, turn] | coding}``; turns from 0."""
-    return json_ok(memo=_add(_data(), turn_from=0).as_dict())
+    return json_ok(memo=_add(request_data(), turn_from=0).as_dict())

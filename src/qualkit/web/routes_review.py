@@ -8,12 +8,12 @@ from ..errors import InputError
 from ..workbench.review import (
     ORDERINGS, decide, narrow_queue, queue_position, review_progress, review_run, reviewable_runs, suggestions,
 )
-from .app import coder, json_ok, optional_int, record, render, study, wants_json
+from .app import coder, json_ok, optional_int, record, render, request_data, study, wants_json
 
 bp = Blueprint("review", __name__)
 
 
-def _int(value: str | None, name: str) -> int | None:
+def _int(value: object, name: str) -> int | None:
     return optional_int(value, name, hint="use the page's links")
 
 
@@ -43,15 +43,14 @@ def queue() -> object:
 
 @bp.post("/review/decide")
 def decide_route() -> object:
-    form = request.get_json(silent=True) if request.is_json else request.form
-    form = form or {}
-    pk = _int(str(form.get("pk", "")), "suggestion")
+    form = request_data()
+    pk = _int(form.get("pk"), "suggestion")
     if pk is None:
         raise InputError("no suggestion given", hint="use the review page's buttons")
     action = str(form.get("action", ""))
     span = None
     if action == "span":
-        span = (_int(str(form.get("start", "")), "start") or 0, _int(str(form.get("end", "")), "end") or 0)
+        span = (_int(form.get("start"), "start") or 0, _int(form.get("end"), "end") or 0)
     change = record(decide(study(), coder(), pk, action, code_id=str(form.get("code") or "") or None, span=span))
     if wants_json():
         return json_ok(change=change.as_dict())
