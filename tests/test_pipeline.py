@@ -105,6 +105,24 @@ def test_cold_then_noop_run(tiny: Path):
     assert _actions(tiny) == {"import": "skip", "code": "skip", "learned": "disabled", "topics": "disabled", "analyse": "skip", "report": "skip", "export": "disabled"}
 
 
+def test_disabled_step_says_why(tiny: Path):
+    study = Study(tiny)
+    try:
+        reasons = {step.name: step.reason for step in run_pipeline(study, dry_run=True).steps}
+    finally:
+        study.close()
+    assert reasons["learned"] == "no human codings yet (`qualkit codings import` adds some)"  # [learned] is on by default
+    assert reasons["topics"] == "turned off in qualkit.toml"
+    toml = tiny / "qualkit.toml"
+    toml.write_text(toml.read_text(encoding="utf-8") + "\n[learned]\nenabled = false\n", encoding="utf-8")
+    study = Study(tiny)
+    try:
+        reasons = {step.name: step.reason for step in run_pipeline(study, dry_run=True).steps}
+    finally:
+        study.close()
+    assert reasons["learned"] == "turned off in qualkit.toml ([learned] enabled = false)"
+
+
 def test_cli_run_prints_steps_and_report_path(tiny: Path):
     result = _run(tiny)
     assert result.exit_code == 0, result.output

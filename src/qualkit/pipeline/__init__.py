@@ -37,6 +37,9 @@ class Step(Protocol):
 
     def enabled(self, study: Study) -> bool: ...
 
+    # Optional: ``why_disabled(study) -> str``, said when :meth:`enabled` is False for a reason
+    # other than qualkit.toml turning the step off.
+
     def inputs(self, study: Study, upstream: dict[str, dict[str, Any]]) -> dict[str, Any]:
         """The step's inputs, cheap to compute (hashes, parameters, upstream outputs)."""
 
@@ -152,7 +155,8 @@ def _run_steps(
     try:
         for step in steps:
             if not step.enabled(study):
-                plan = StepPlan(step.name, "disabled", "turned off in qualkit.toml")
+                why = getattr(step, "why_disabled", None)
+                plan = StepPlan(step.name, "disabled", why(study) if why else "turned off in qualkit.toml")
                 plans.append(plan)
                 if on_step:
                     on_step(plan)

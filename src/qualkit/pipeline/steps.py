@@ -215,6 +215,11 @@ class LearnedStep:
             return False
         return study.store.conn.execute("SELECT 1 FROM human_codings LIMIT 1").fetchone() is not None
 
+    def why_disabled(self, study: Study) -> str:
+        if not study.config.learned.enabled:
+            return "turned off in qualkit.toml ([learned] enabled = false)"
+        return "no human codings yet (`qualkit codings import` adds some)"
+
     def inputs(self, study: Study, upstream: dict[str, dict[str, Any]]) -> dict[str, Any]:
         return {
             "rules_run": upstream["code"]["run_id"],
