@@ -431,3 +431,17 @@ def test_tfidf_keeps_words_shared_by_participants() -> None:
     again.prepare(texts, groups=groups)
     assert again.cache_key() == shared.cache_key()
     assert (again.embed(texts[:2]) == shared.embed(texts[:2])).all()
+
+
+def test_topic_quotes_are_in_the_reports_transcript_appendix(topic_study: Study) -> None:
+    from qualkit.coding.topics import fit_topics
+    from qualkit.execution.rules_run import run_rules
+    from qualkit.reports import build_context
+
+    run_rules(topic_study, progress=False)
+    fit_topics(topic_study, _params())
+    context = build_context(topic_study)
+    assert context.emergent_themes is not None and context.emergent_themes.topics
+    topic_turns = {(q.transcript_id, q.turn_idx) for topic in context.emergent_themes.topics for q in topic.quotes}
+    shown = {(excerpt.transcript_id, turn.idx) for excerpt in context.transcripts for turn in excerpt.turns if turn.quoted}
+    assert topic_turns and topic_turns <= shown

@@ -429,7 +429,7 @@ def build_context(
         emergent_themes=None,
         codebook=codebook_entries,
         methods=methods,
-        transcripts=_transcript_appendix(study, transcripts, quoted_turns),
+        transcripts=[],  # filled once below, after the emergent themes have added their quoted turns
     )
     context.lenses = lens_section
     trust_mod.mark(context, trust_mod.trust_section(study, coder, tree, unit))
@@ -443,9 +443,8 @@ def build_context(
         context.changes = _changes(study, int(compare_with), coder, tree)
     _contribute(study, context)
     if context.emergent_themes is not None:  # topic quotes link into the transcript appendix too
-        topic_turns = {(q.transcript_id, q.turn_idx) for topic in context.emergent_themes.topics for q in topic.quotes}
-        if not topic_turns <= quoted_turns:
-            context.transcripts = _transcript_appendix(study, transcripts, quoted_turns | topic_turns)
+        quoted_turns |= {(q.transcript_id, q.turn_idx) for topic in context.emergent_themes.topics for q in topic.quotes}
+    context.transcripts = _transcript_appendix(study, transcripts, quoted_turns)
     show_memos = memos if memos is not None else study.config.report.memos
     if show_memos:
         context.memos = _memo_entries(study, tree)
