@@ -98,8 +98,8 @@ def assign_roles(turns: list[RawTurn], options: ImportOptions, file: str) -> dic
         key = label_key(label)
         if key in mapping:
             decided[label] = (mapping[key], "mapping")
-        elif _pattern_match(key, patterns) is not None:
-            decided[label] = (_pattern_match(key, patterns), "mapping")  # type: ignore[assignment]
+        elif (matched := _pattern_match(key, patterns)) is not None:
+            decided[label] = (matched, "mapping")
         elif key in interviewers or _pattern_match(key, interviewer_patterns) is not None:
             decided[label] = (SpeakerRole.interviewer, "interviewers")
         elif label in stated:
