@@ -84,10 +84,6 @@ def _two_lines(label: str) -> str:
     return "\n".join(textwrap.TextWrapper(width=LABEL_CHARS, max_lines=2, placeholder=" …").wrap(label)) or label
 
 
-def _wrap(label: str, width: int = 28) -> str:
-    return "\n".join(textwrap.wrap(label, width)) or label
-
-
 def empty_chart(key: str, title: str, caption: str, filename: str, message: str) -> Chart:
     """A chart slot with nothing to draw: a short notice instead of a figure."""
     return Chart(key=key, title=title, caption=caption, svg=Markup(""), filename=filename, empty=True)
