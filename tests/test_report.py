@@ -139,6 +139,18 @@ def test_study_templates_override_the_package(tiny, tmp_path):
     assert path.read_text(encoding="utf-8") == "# Test study: 5 coded\n"
 
 
+def test_a_study_template_that_cannot_render_is_a_clear_error(tiny, tmp_path):
+    from qualkit.errors import QualkitError
+
+    folder = tiny.study.root / "reports" / "templates"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "report.md.j2").write_text('{% include "no-such-part.j2" %}\n', encoding="utf-8")
+    with pytest.raises(QualkitError, match="report.md.j2 cannot be rendered: TemplateNotFound: no-such-part.j2") as raised:
+        build_report(tiny.study, formats=("md",), out=tmp_path / "o", coder=f"run:{tiny.run1}")
+    assert "reports/templates/" in raised.value.hint
+    assert not (tmp_path / "o" / "report.md").exists()
+
+
 def test_md_report_matches_the_golden_file(tiny, tmp_path):
     path = build_report(tiny.study, formats=("md",), out=tmp_path / "o", coder=f"run:{tiny.run1}")[0]
     text = path.read_text(encoding="utf-8")

@@ -125,6 +125,11 @@ def render(context: ReportContext, fmt: str, *, study: Any | None = None) -> str
             f"report template {TEMPLATES[fmt]} uses something the context does not have: {error.message}",
             hint="`qualkit report context` lists the fields a template may use",
         ) from error
+    except jinja2.TemplateError as error:  # e.g. a missing included template, a filter given bad arguments
+        raise QualkitError(
+            f"report template {TEMPLATES[fmt]} cannot be rendered: {type(error).__name__}: {error}",
+            hint="fix the template in reports/templates/, or remove it to use the package's",
+        ) from error
 
 
 __all__ = ["FULL_LISTS_IN", "MAX_LISTED_PARTICIPANTS", "TEMPLATES", "md_escape", "participants_html", "participants_md", "render", "template_environment"]
