@@ -9,7 +9,7 @@ traceback, and nothing is written.
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Iterator
@@ -59,29 +59,34 @@ def ensure_parent_folder(path: str | Path, *, option: str = "--out") -> Path:
     return path
 
 
-def _file_mode() -> int:
-    """The permissions a new file gets under the current umask (temporary files start at 0600)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """A temporary file in ``path``'s folder to write to; it replaces ``path`` (``os.replace``)
     only when the block succeeds, so a reader never sees a half-written output and a failure
     leaves the previous file as it was."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent if str(path.parent) else ".")
-    os.close(fd)
+    tmp = _new_temporary(path)
     try:
-        os.chmod(tmp, _file_mode())
-        yield Path(tmp)
+        yield tmp
         os.replace(tmp, path)
     except BaseException:
         with suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _new_temporary(path: Path) -> Path:
+    """A new empty file beside ``path``, created with mode 0666 so the kernel applies the umask:
+    the output gets the permissions any new file would (``mkstemp`` makes 0600, and reading the
+    umask means setting it, process-wide, under the web app's threads)."""
+    for _ in range(100):
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            continue
+        return tmp
+    raise FileExistsError(f"no free temporary name beside {path}")
 
 
 def write_atomic(path: str | Path, data: str | bytes) -> Path:
