@@ -116,14 +116,6 @@ def _resolved_codes(resolved: dict[str, Any]) -> list[dict[str, Any]]:
     return list(codes)
 
 
-def latest_rules_run(study: Study) -> Any:
-    """The latest ok rules run of the study's declared codebook (a one-off ``--codebook`` run is not
-    the default), or None; see :func:`qualkit.analysis.codings.latest_rules_run`."""
-    from ...analysis.codings import latest_rules_run as declared_latest
-
-    return declared_latest(study)
-
-
 def _applications(study: Study, run_id: int) -> dict[int, list[tuple[int, int, str]]]:
     """Code applications of a run by turn: turn_pk -> [(start, end, code_id)] in turn offsets."""
     by_turn: dict[int, list[tuple[int, int, str]]] = {}
@@ -148,6 +140,8 @@ def segment_codes(study: Study, segments: list[dict[str, Any]], run_id: int) -> 
 
 def align_topics(study: Study, topics: list[dict[str, Any]], segments: list[dict[str, Any]], assignments: np.ndarray) -> dict[int, dict[str, Any]]:
     """Label every topic covered, partly covered or not covered, with the codes behind it."""
+    from ...analysis.codings import latest_rules_run  # lazy: pandas
+
     run = latest_rules_run(study)
     codes: list[dict[str, Any]] = []
     coded: list[set[str]] = [set() for _ in segments]
