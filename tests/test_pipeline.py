@@ -308,3 +308,29 @@ def test_sample_study_cold_noop_add_transcript_and_change_rule(tmp_path: Path):
     assert {name for name, action in changed.items() if action == "run"} == every - {"import"}
     report = (root / "reports" / "report.md").read_text(encoding="utf-8")
     assert "Changes since the previous run" in report and "which used a different codebook" in report
+
+
+def test_human_codings_hash_is_scanned_once_per_state_and_sees_every_writer(tmp_path):
+    import sqlite3
+
+    from qualkit.pipeline.steps import human_codings_hash
+    from qualkit.study import init_study
+    from qualkit.transcripts_schema.model import Participant, Transcript, Turn
+
+    study = init_study(tmp_path / "study", name="hash")
+    study.store.store_transcript(Transcript(id="P1", participant=Participant(id="P1"),
+                                            turns=[Turn(speaker="P1", role="participant", text="We retrain weekly.")]))
+    assert human_codings_hash(study) is None
+    insert = ("INSERT INTO human_codings (coder, transcript_pk, code_id, created_at) "
+              "VALUES (?, (SELECT pk FROM transcripts), 'retraining', '2026-01-01')")
+    with study.store.transaction() as conn:  # this connection's own write
+        conn.execute(insert, ("alice",))
+    first = human_codings_hash(study)
+    assert first is not None and human_codings_hash(study) == first
+    other = sqlite3.connect(study.store_path)  # another process's write (the workbench, a CLI)
+    other.execute(insert, ("bob",))
+    other.commit()
+    other.close()
+    second = human_codings_hash(study)
+    assert second not in (None, first)
+    study.close()

@@ -248,9 +248,15 @@ def human_codings_hash(study: Study) -> str | None:
     steps read them, so a `qualkit codings import` (or a review in the workbench) makes them run."""
     import hashlib
 
+    conn = study.store.conn
+    # One scan per state of the table, not one per step: the key moves with this connection's own
+    # writes (total_changes) and with any other process's commits (data_version).
+    key = (id(conn), conn.total_changes, conn.execute("PRAGMA data_version").fetchone()[0])
+    if _HUMAN_HASH[0] == key:
+        return _HUMAN_HASH[1]
     digest = hashlib.sha256()
     rows = 0
-    cursor = study.store.conn.cursor()
+    cursor = conn.cursor()
     cursor.row_factory = None  # plain tuples: their repr is fast, and stable for these column types
     cursor.execute(
         """SELECT pk, coder, transcript_pk, turn_pk, start_char, end_char, code_id, decision, memo
@@ -259,7 +265,12 @@ def human_codings_hash(study: Study) -> str | None:
     while batch := cursor.fetchmany(10_000):
         digest.update(repr(batch).encode("utf-8"))
         rows += len(batch)
-    return digest.hexdigest() if rows else None
+    result = digest.hexdigest() if rows else None
+    _HUMAN_HASH[:] = [key, result]
+    return result
+
+
+_HUMAN_HASH: list[Any] = [None, None]  # [key, hash] of the last human_codings_hash
 
 
 def memos_hash(study: Study) -> str | None:
